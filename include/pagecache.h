@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libpagecache: a page cache for storage engines over their own block storage.
+ *
+ * This is the one header a user includes.  Backend authors also get
+ * <pagecache/backend.h>, which this header does not pull in.
+ *
+ * Conventions, for every call in this library:
+ *  - Calls return 0 or a negative errno; calls that move bytes return a count
+ *    or a negative errno.  errno itself is never used as the channel.
+ *  - Bad input (NULL handles, unknown flags, overflowing ranges) gets a
+ *    negative errno and changes nothing.
+ *  - Constructors fill an out-pointer; destructors take a pointer to the
+ *    handle and set it to NULL.
+ *  - Every call is safe from any thread.  The library registers threads with
+ *    its RCU implementation itself; callers never call liburcu.
+ *
+ * Locking, outermost first (the full tree is in doc/locking.md and at the top
+ * of lib/mapping.c):
+ *   the engine's own locks -> mmap (fault) lock -> invalidate_lock ->
+ *   page lock -> index lock
+ * A cache hit takes neither rw lock.
+ */
+#ifndef PAGECACHE_H
+#define PAGECACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PC_API __attribute__((visibility("default")))
+#else
+#define PC_API
+#endif
+
+#define PC_VERSION_MAJOR 0
+#define PC_VERSION_MINOR 1
+#define PC_VERSION_PATCH 0
+
+struct pc_cache;	/* memory budget and page allocator, shared by mappings */
+struct pc_backend;	/* an extent backend: named objects over block storage */
+struct pc_mapping;	/* one open object and its page cache */
+struct pc_page;		/* a pinned reference to one page */
+
+/* pc_open() flags: they behave as O_CREAT, O_EXCL and O_TRUNC do for open(2). */
+#define PC_CREAT	0x0001u
+#define PC_EXCL		0x0002u
+#define PC_TRUNC	0x0004u
+
+/*
+ * pc_read()/pc_write() flags.
+ * PC_LOCKED: the caller holds this mapping's invalidate_lock (exclusive or
+ * shared); the call must not take it again.  This is how an engine that has
+ * locked out all modification still populates pages, to copy or dedupe (G7).
+ */
+#define PC_LOCKED	0x0001u
+
+/* pc_fault() flags. */
+#define PC_FAULT_WRITE	0x0001u	/* the caller will write; the page is dirtied */
+
+/* Version of the library actually linked, as "MAJOR.MINOR.PATCH". */
+PC_API const char *pc_version(void);
+
+/* The page size of the cache: the unit of pc_fault() and of block I/O. */
+PC_API size_t pc_page_size(void);
+
+/*
+ * Caches.  @capacity_bytes bounds the memory of cached page data; 0 selects
+ * the default (PC_CACHE_DEFAULT_CAPACITY).  It is rounded down to whole
+ * pages and must hold at least one page.  Until reclaim exists, a full cache
+ * refuses new pages with -ENOMEM and counts the refusal.  A cache must have
+ * no open mappings when it is deleted.
+ */
+#define PC_CACHE_DEFAULT_CAPACITY (256ull << 20)
+PC_API int pc_cache_new(struct pc_cache **out, uint64_t capacity_bytes);
+PC_API void pc_cache_delete(struct pc_cache **c);
+
+/*
+ * Backends.  The RAM backend is a fixed-size device of @device_bytes (whole
+ * pages) with one block allocator shared by all of its objects.  Freed blocks
+ * are reused at once, last freed first.  A backend must have no open mappings
+ * when it is deleted.
+ */
+PC_API int pc_backend_ram_new(struct pc_backend **out, uint64_t device_bytes);
+PC_API void pc_backend_delete(struct pc_backend **b);
+/* Remove the object @name and free its blocks; -EBUSY while it is open. */
+PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
+
+/*
+ * Mappings.  An object may be open through one mapping at a time: a second
+ * pc_open() of the same name on the same backend answers -EBUSY, because two
+ * page caches over one object could not be kept coherent.
+ * pc_close() writes back every dirty page first; if that fails it returns
+ * the error and still closes (the pages are lost, as the error says).
+ */
+PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backend *b,
+		   const char *name, unsigned flags);
+PC_API int pc_close(struct pc_mapping **m);
+
+/*
+ * Byte I/O through the cache.  Reads stop at EOF (short count, 0 at or past
+ * it).  Writes extend the size.  Offsets and lengths are bytes, any alignment;
+ * off + len may not pass PC_MAX_SIZE (-EFBIG for writes, -EINVAL for reads).
+ */
+#define PC_MAX_SIZE ((uint64_t)INT64_MAX)
+PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off,
+		       unsigned flags);
+PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint64_t off,
+			unsigned flags);
+
+/*
+ * Page faults.  pc_fault() pins the page that holds byte @off and returns it
+ * in @out; it stays valid memory until pc_page_put().  A fault at or past
+ * EOF is -ENXIO.  Bytes of the last page past EOF read as zero.  With
+ * PC_FAULT_WRITE the page is marked dirty, and a later pc_sync() writes it
+ * (again) while the pin is held, so stores made through the pin are not lost.
+ * Punch and truncate wait for pins on the pages they remove (G3), so hold a
+ * pin only as long as you use it.
+ */
+PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out);
+PC_API void *pc_page_addr(const struct pc_page *p);	/* page-aligned, pc_page_size() bytes */
+PC_API uint64_t pc_page_offset(const struct pc_page *p);	/* byte offset of the page */
+PC_API void pc_page_put(struct pc_page *p);
+
+/*
+ * Invalidation.  pc_punch() frees the blocks of the range and keeps the size.
+ * pc_zero_range() does the same and grows the size to off + len if that is
+ * past EOF.  Partial pages at either end are zeroed in place; whole pages are
+ * removed from the cache before the backend frees their blocks (G1, G2).
+ * pc_truncate() shrinks (freeing blocks past the new EOF) or grows.
+ * These take the invalidate_lock exclusive themselves: calling them while
+ * holding it answers -EDEADLK.
+ */
+PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len);
+PC_API int pc_zero_range(struct pc_mapping *m, uint64_t off, uint64_t len);
+PC_API int pc_truncate(struct pc_mapping *m, uint64_t size);
+PC_API int pc_size(struct pc_mapping *m, uint64_t *size);
+
+/*
+ * Write back dirty pages in [off, off + len) (len 0: to EOF) and make the
+ * backend durable.  Returns the first error met.
+ */
+PC_API int pc_sync(struct pc_mapping *m, uint64_t off, uint64_t len);
+
+/*
+ * The invalidate_lock.  Fill paths (read, fault, writeback) hold it shared;
+ * invalidation holds it exclusive.  An engine that moves blocks itself takes
+ * it exclusive, calls pc_invalidate_range(), changes its block map, and
+ * unlocks.  It is not recursive.
+ */
+PC_API void pc_invalidate_lock(struct pc_mapping *m);		/* exclusive */
+PC_API void pc_invalidate_unlock(struct pc_mapping *m);
+PC_API void pc_invalidate_lock_shared(struct pc_mapping *m);
+PC_API void pc_invalidate_unlock_shared(struct pc_mapping *m);
+/*
+ * Lock two mappings' invalidate_locks exclusive, in the library's fixed
+ * order (by address), for copy or dedupe between them (G7).  @a may equal @b.
+ */
+PC_API void pc_invalidate_lock_two(struct pc_mapping *a, struct pc_mapping *b);
+PC_API void pc_invalidate_unlock_two(struct pc_mapping *a, struct pc_mapping *b);
+
+/*
+ * Drop the cached pages that overlap [off, off + len) (len 0: to EOF) without
+ * freeing backend blocks.  Dirty pages are written back first, so no data is
+ * lost.  The caller must hold the invalidate_lock exclusive (-EPERM if not).
+ * Pins on dropped pages are waited out with the lock still held: the caller
+ * chose to hold it, so the pin holders must not need it.
+ */
+PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len);
+
+/*
+ * Statistics.  pc_stats() fills up to @size bytes of @st, so a program built
+ * against an older, smaller struct keeps working; fields only grow at the end.
+ */
+struct pc_stats {
+	uint64_t hits;		/* lookups answered from the cache */
+	uint64_t misses;	/* lookups that had to create a page */
+	uint64_t fills;		/* pages read from the backend (holes excluded) */
+	uint64_t hole_fills;	/* pages filled with zeros from a hole */
+	uint64_t pages_cached;	/* pages in the cache now */
+	uint64_t bytes_cached;	/* page data bytes charged to the budget now */
+	uint64_t capacity;	/* the budget, in bytes */
+	uint64_t enomem;	/* pages refused because the budget was full */
+	uint64_t writebacks;	/* pages written to the backend */
+	uint64_t punches;	/* pc_punch and pc_zero_range calls that succeeded */
+	uint64_t truncates;	/* pc_truncate calls that succeeded */
+	uint64_t pages_removed;	/* pages removed by invalidation */
+	uint64_t pin_waits;	/* waits for a pinned page during invalidation */
+	uint64_t retries;	/* invalidation restarts after a pin wait */
+	uint64_t meta_bytes;	/* page structs and index nodes, not in the budget */
+	uint64_t index_nodes;	/* index nodes live */
+	uint64_t write_errors;	/* backend write failures seen by writeback */
+};
+PC_API int pc_stats(const struct pc_cache *c, struct pc_stats *st, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PAGECACHE_H */

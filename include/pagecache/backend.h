@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libpagecache extent backends: the interface for backend authors.
+ *
+ * A backend is a store of named objects over block storage.  It answers, in
+ * the manner of the kernel's iomap, "where does byte @off of object @obj
+ * live?" with an extent: a hole, a mapped run at a device address, or an
+ * unwritten (allocated, reads as zero) run.  It allocates and frees blocks,
+ * does block I/O at device addresses, and may hand out direct pointers
+ * (DAX-capable backends).
+ *
+ * The page cache calls these ops under its own locks (doc/backends.md says
+ * which).  In short:
+ *  - map and read run with the mapping's invalidate_lock held shared (fill);
+ *  - alloc and write run with it held shared (writeback);
+ *  - free, set_size run with it held exclusive (invalidation), after every
+ *    cached page of the range is gone.
+ * So a backend need not guard an object's block map against the page cache;
+ * it must only make its own allocator safe between objects, because ops on
+ * different objects run concurrently.
+ *
+ * Device addresses are bytes, page-aligned, opaque to the cache: a backend
+ * with one host file per object may use the file offset itself.
+ *
+ * The ops table is versioned: @version is PC_BACKEND_OPS_VERSION and @size
+ * is sizeof(struct pc_backend_ops) as the backend was compiled.  Fields only
+ * grow at the end; ops the library does not find within @size are NULL.
+ */
+#ifndef PAGECACHE_BACKEND_H
+#define PAGECACHE_BACKEND_H
+
+#include <pagecache.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PC_BACKEND_OPS_VERSION 1
+
+enum pc_extent_type {
+	PC_EXTENT_HOLE = 0,	/* no blocks: reads as zero */
+	PC_EXTENT_MAPPED = 1,	/* blocks at @addr hold the data */
+	PC_EXTENT_UNWRITTEN = 2,/* blocks at @addr are allocated but read as zero */
+};
+
+struct pc_extent {
+	uint64_t offset;	/* object byte offset the extent starts at */
+	uint64_t length;	/* bytes, a multiple of the page size, > 0 */
+	uint64_t addr;		/* device address of @offset (MAPPED, UNWRITTEN) */
+	uint32_t type;		/* enum pc_extent_type */
+	uint32_t flags;		/* none defined yet: 0 */
+};
+
+struct pc_backend_ops {
+	uint32_t version;	/* PC_BACKEND_OPS_VERSION */
+	uint32_t size;		/* sizeof(struct pc_backend_ops) */
+	const char *name;	/* for messages: "ram", "file", ... */
+	uint64_t max_size;	/* largest object size; writes past it are -EFBIG */
+
+	/* Open object @name (PC_CREAT, PC_EXCL, PC_TRUNC as for open(2)). */
+	int (*open)(void *priv, const char *name, unsigned flags, void **obj);
+	void (*close)(void *priv, void *obj);
+	/* Remove object @name and free its blocks.  It is not open. */
+	int (*unlink)(void *priv, const char *name);
+
+	int (*get_size)(void *priv, void *obj, uint64_t *size);
+	/* Set the size; shrinking frees the blocks wholly past the new size. */
+	int (*set_size)(void *priv, void *obj, uint64_t size);
+
+	/*
+	 * Describe the extent that holds byte @off (page-aligned), looking no
+	 * further than @len bytes.  Past the size, answer a hole.
+	 */
+	int (*map)(void *priv, void *obj, uint64_t off, uint64_t len, struct pc_extent *ext);
+	/*
+	 * Make [@off, @off + @len) (page-aligned) writable: allocate blocks
+	 * where there are none, and describe the extent that holds @off.
+	 * Newly allocated blocks must never show data of their past owners:
+	 * zero them or answer PC_EXTENT_UNWRITTEN.  -ENOSPC when full.
+	 */
+	int (*alloc)(void *priv, void *obj, uint64_t off, uint64_t len, struct pc_extent *ext);
+	/* Free the blocks of [@off, @off + @len) (page-aligned); reads as hole. */
+	int (*free)(void *priv, void *obj, uint64_t off, uint64_t len);
+
+	/* Block I/O at device addresses; whole pages; return 0 or -errno. */
+	int (*read)(void *priv, void *obj, uint64_t addr, void *buf, size_t len);
+	int (*write)(void *priv, void *obj, uint64_t addr, const void *buf, size_t len);
+	/* Make writes to @obj durable. NULL: nothing to do. */
+	int (*flush)(void *priv, void *obj);
+
+	/*
+	 * Optional (DAX-capable backends): a pointer to @len bytes of storage
+	 * at device address @addr, valid until the blocks are freed.
+	 */
+	void *(*direct_access)(void *priv, void *obj, uint64_t addr, size_t len);
+
+	/* Release @priv.  Every object is closed. */
+	void (*destroy)(void *priv);
+};
+
+/*
+ * Wrap @ops and @priv in a backend handle.  @ops must outlive the handle.
+ * -EINVAL for a version the library does not know, a size too small for
+ * version 1, or a missing mandatory op (every op but flush and
+ * direct_access is mandatory).
+ */
+PC_API int pc_backend_new(struct pc_backend **out, const struct pc_backend_ops *ops, void *priv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PAGECACHE_BACKEND_H */
