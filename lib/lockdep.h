@@ -6,7 +6,8 @@
  * order: a thread may acquire a lock only if every lock it already holds is
  * of a lower class.  The order is the tree at the top of lib/mapping.c:
  *
- *	PC_LC_MMAP < PC_LC_INVALIDATE < PC_LC_PAGE < PC_LC_INDEX < PC_LC_LEAF
+ *	PC_LC_MMAP < PC_LC_INVALIDATE < PC_LC_WRITEBACK < PC_LC_PAGE < PC_LC_INDEX
+ *	< PC_LC_LEAF
  *
  * Two locks of one class may be held together only where the class allows
  * nesting by address (invalidate_locks of two mappings, pc_invalidate_lock_two).
@@ -26,9 +27,10 @@
 enum pc_lock_class {
 	PC_LC_MMAP = 1,		/* mapping->mmap_lock */
 	PC_LC_INVALIDATE = 2,	/* mapping->invalidate_lock */
-	PC_LC_PAGE = 3,		/* page->lock */
-	PC_LC_INDEX = 4,	/* index->lock */
-	PC_LC_LEAF = 5,		/* allocator, backend, wait tables: take no other lock */
+	PC_LC_WRITEBACK = 3,	/* mapping->wb_lock */
+	PC_LC_PAGE = 4,		/* page->lock */
+	PC_LC_INDEX = 5,	/* index->lock */
+	PC_LC_LEAF = 6,		/* allocator, backend, wait tables: take no other lock */
 };
 
 enum pc_lock_mode {

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Backend handles: wrapping an ops table, and the set of open objects.
+ *
+ * The ops table a backend passes in may be older (smaller) than the one this
+ * library knows; it is copied into a zeroed struct of the current size, so
+ * ops the backend does not have read as NULL.
+ *
+ * @lock guards the list of open mappings and is held across the backend's
+ * open and close ops, so that two pc_open() calls of one name cannot both
+ * succeed.  It is taken by pc_open(), pc_close() and pc_backend_unlink()
+ * only, never under another library lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "mapping.h"
+
+PC_API int pc_backend_new(struct pc_backend **out, const struct pc_backend_ops *ops, void *priv)
+{
+	struct pc_backend *b;
+
+	if (!out || !ops || ops->version != PC_BACKEND_OPS_VERSION)
+		return -EINVAL;
+	if (ops->size < offsetof(struct pc_backend_ops, direct_access))
+		return -EINVAL;
+	if (!ops->open || !ops->close || !ops->unlink || !ops->get_size || !ops->set_size ||
+	    !ops->map || !ops->alloc || !ops->free || !ops->read || !ops->write ||
+	    !ops->destroy)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	memcpy(&b->ops, ops, PC_MIN((size_t)ops->size, sizeof(b->ops)));
+	b->priv = priv;
+	pthread_mutex_init(&b->lock, NULL);
+	*out = b;
+	return 0;
+}
+
+PC_API void pc_backend_delete(struct pc_backend **bp)
+{
+	struct pc_backend *b;
+
+	if (!bp || !*bp)
+		return;
+	b = *bp;
+	/* Deleting a backend with open mappings is a caller bug (pagecache.h). */
+	if (b->open)
+		abort();
+	b->ops.destroy(b->priv);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	*bp = NULL;
+}
+
+static struct pc_mapping *__pc_backend_find(struct pc_backend *b, const char *name)
+{
+	for (struct pc_mapping *m = b->open; m; m = m->next_open)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+int pc_backend_attach(struct pc_backend *b, struct pc_mapping *m, unsigned flags)
+{
+	int r = -EBUSY;
+
+	pthread_mutex_lock(&b->lock);
+	if (!__pc_backend_find(b, m->name)) {
+		r = b->ops.open(b->priv, m->name, flags, &m->obj);
+		if (r == 0) {
+			m->next_open = b->open;
+			b->open = m;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+void pc_backend_detach(struct pc_backend *b, struct pc_mapping *m)
+{
+	pthread_mutex_lock(&b->lock);
+	for (struct pc_mapping **pp = &b->open; *pp; pp = &(*pp)->next_open) {
+		if (*pp == m) {
+			*pp = m->next_open;
+			break;
+		}
+	}
+	b->ops.close(b->priv, m->obj);
+	pthread_mutex_unlock(&b->lock);
+}
+
+PC_API int pc_backend_unlink(struct pc_backend *b, const char *name)
+{
+	int r = -EBUSY;
+
+	if (!b || !name || !*name)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	if (!__pc_backend_find(b, name))
+		r = b->ops.unlink(b->priv, name);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pc_cache: budget, page-data pool and statistics (design in cache.h).
+ *
+ * State of a page-data page:
+ *   unmapped --pc_cache_alloc_data() maps a chunk--> free
+ *   free --pc_cache_alloc_data()--> in use (charged)
+ *   in use --pc_cache_free_data()--> free (uncharged)
+ *   free --pc_cache_delete()--> unmapped
+ * Under AddressSanitizer, free pages are poisoned, so a use after
+ * pc_page_put() of a freed page is reported.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <pagecache.h>
+
+#include "cache.h"
+#include "index.h"
+#include "page.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define PC_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define PC_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define PC_POISON(p, n) ((void)(p), (void)(n))
+#define PC_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+__thread unsigned pc_stat_stripe_id __attribute__((tls_model("initial-exec")));
+static unsigned pc_stat_next_stripe;
+
+/* Threads get stripes in turn, so the first PC_STAT_STRIPES never share one. */
+unsigned pc_stat_stripe_slow(void)
+{
+	unsigned id = __atomic_add_fetch(&pc_stat_next_stripe, 1, __ATOMIC_RELAXED);
+
+	if (!id)	/* 0 means "unassigned"; skip it on wrap-around */
+		id = __atomic_add_fetch(&pc_stat_next_stripe, 1, __ATOMIC_RELAXED);
+	pc_stat_stripe_id = id;
+	return id;
+}
+
+PC_API const char *pc_version(void)
+{
+	return "0.1.0";
+}
+
+PC_API size_t pc_page_size(void)
+{
+	return PC_PAGE_SIZE;
+}
+
+PC_API int pc_cache_new(struct pc_cache **out, uint64_t capacity_bytes)
+{
+	struct pc_cache *c;
+
+	if (!out)
+		return -EINVAL;
+	if (capacity_bytes == 0)
+		capacity_bytes = PC_CACHE_DEFAULT_CAPACITY;
+	capacity_bytes &= ~(uint64_t)(PC_PAGE_SIZE - 1);
+	if (capacity_bytes == 0)
+		return -EINVAL;
+	c = aligned_alloc(PC_CACHELINE, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	c->capacity = capacity_bytes;
+	pthread_mutex_init(&c->pool_lock, NULL);
+	*out = c;
+	return 0;
+}
+
+PC_API void pc_cache_delete(struct pc_cache **cp)
+{
+	struct pc_cache *c;
+
+	if (!cp || !*cp)
+		return;
+	c = *cp;
+	/*
+	 * Page structs are freed through call_rcu and give their data back
+	 * before that; wait for them so that nothing refers to @c.
+	 */
+	pc_rcu_barrier();
+	for (size_t i = 0; i < c->nr_chunks; i++) {
+		PC_UNPOISON(c->chunks[i], (size_t)PC_CHUNK_PAGES * PC_PAGE_SIZE);
+		munmap(c->chunks[i], (size_t)PC_CHUNK_PAGES * PC_PAGE_SIZE);
+	}
+	free(c->chunks);
+	pthread_mutex_destroy(&c->pool_lock);
+	free(c);
+	*cp = NULL;
+}
+
+/* Map one more chunk and put its pages on the free list.  pool_lock held. */
+static int __pc_cache_grow(struct pc_cache *c)
+{
+	size_t bytes = (size_t)PC_CHUNK_PAGES * PC_PAGE_SIZE;
+	char *chunk;
+
+	if (c->nr_chunks == c->chunks_cap) {
+		size_t cap = c->chunks_cap ? c->chunks_cap * 2 : 16;
+		void **n = realloc(c->chunks, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->chunks = n;
+		c->chunks_cap = cap;
+	}
+	chunk = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (chunk == MAP_FAILED)
+		return -ENOMEM;
+	c->chunks[c->nr_chunks++] = chunk;
+	for (size_t i = PC_CHUNK_PAGES; i-- > 0;) {
+		void **pg = (void **)(chunk + i * PC_PAGE_SIZE);
+
+		*pg = c->free_list;
+		c->free_list = pg;
+		PC_POISON((char *)pg + sizeof(void *), PC_PAGE_SIZE - sizeof(void *));
+	}
+	return 0;
+}
+
+void *pc_cache_alloc_data(struct pc_cache *c)
+{
+	uint64_t used = __atomic_load_n(&c->used, __ATOMIC_RELAXED);
+	void **pg;
+
+	do {
+		if (used + PC_PAGE_SIZE > c->capacity) {
+			pc_stat_inc(c, PC_STAT_ENOMEM);
+			return NULL;
+		}
+	} while (!__atomic_compare_exchange_n(&c->used, &used, used + PC_PAGE_SIZE, false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+
+	pthread_mutex_lock(&c->pool_lock);
+	pc_lockdep_acquire(&c->pool_lock, PC_LC_LEAF, PC_LOCK_EXCL, "pool_lock");
+	if (!c->free_list && __pc_cache_grow(c) < 0) {
+		pc_lockdep_release(&c->pool_lock);
+		pthread_mutex_unlock(&c->pool_lock);
+		__atomic_fetch_sub(&c->used, PC_PAGE_SIZE, __ATOMIC_RELAXED);
+		pc_stat_inc(c, PC_STAT_ENOMEM);
+		return NULL;
+	}
+	pg = c->free_list;
+	c->free_list = *pg;
+	pc_lockdep_release(&c->pool_lock);
+	pthread_mutex_unlock(&c->pool_lock);
+	PC_UNPOISON(pg, PC_PAGE_SIZE);
+	return pg;
+}
+
+void pc_cache_free_data(struct pc_cache *c, void *data)
+{
+	void **pg = data;
+
+	PC_POISON((char *)pg + sizeof(void *), PC_PAGE_SIZE - sizeof(void *));
+	pthread_mutex_lock(&c->pool_lock);
+	pc_lockdep_acquire(&c->pool_lock, PC_LC_LEAF, PC_LOCK_EXCL, "pool_lock");
+	*pg = c->free_list;
+	c->free_list = pg;
+	pc_lockdep_release(&c->pool_lock);
+	pthread_mutex_unlock(&c->pool_lock);
+	__atomic_fetch_sub(&c->used, PC_PAGE_SIZE, __ATOMIC_RELAXED);
+}
+
+PC_API int pc_stats(const struct pc_cache *c, struct pc_stats *st, size_t size)
+{
+	uint64_t sum[PC_STAT_NR] = { 0 };
+	struct pc_stats s;
+
+	if (!c || !st || size == 0)
+		return -EINVAL;
+	for (int i = 0; i < PC_STAT_STRIPES; i++)
+		for (int j = 0; j < PC_STAT_NR; j++)
+			sum[j] += __atomic_load_n(&c->stats[i].v[j], __ATOMIC_RELAXED);
+	memset(&s, 0, sizeof(s));
+	s.hits = sum[PC_STAT_HITS];
+	s.misses = sum[PC_STAT_MISSES];
+	s.fills = sum[PC_STAT_FILLS];
+	s.hole_fills = sum[PC_STAT_HOLE_FILLS];
+	s.enomem = sum[PC_STAT_ENOMEM];
+	s.writebacks = sum[PC_STAT_WRITEBACKS];
+	s.punches = sum[PC_STAT_PUNCHES];
+	s.truncates = sum[PC_STAT_TRUNCATES];
+	s.pages_removed = sum[PC_STAT_PAGES_REMOVED];
+	s.pin_waits = sum[PC_STAT_PIN_WAITS];
+	s.retries = sum[PC_STAT_RETRIES];
+	s.write_errors = sum[PC_STAT_WRITE_ERRORS];
+	s.pages_cached = __atomic_load_n(&c->pages, __ATOMIC_RELAXED);
+	s.bytes_cached = __atomic_load_n(&c->used, __ATOMIC_RELAXED);
+	s.capacity = c->capacity;
+	s.index_nodes = (uint64_t)__atomic_load_n(&pc_index_nodes_live, __ATOMIC_RELAXED);
+	s.meta_bytes = s.pages_cached * sizeof(struct pc_page) +
+		       s.index_nodes * pc_index_node_size();
+	memcpy(st, &s, PC_MIN(size, sizeof(s)));
+	return 0;
+}

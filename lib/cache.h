@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * struct pc_cache: the memory budget, the page-data allocator and the
+ * statistics shared by every mapping of a cache.
+ *
+ * Budget: @used counts the bytes of page data handed out; pc_cache_charge()
+ * refuses a page that would take it past @capacity (-ENOMEM, counted in
+ * enomem), so the cache never overcommits.  Metadata (page structs, index
+ * nodes) is reported separately in meta_bytes and is not charged.
+ *
+ * Page data comes from chunks of PC_CHUNK_PAGES pages mapped on demand and
+ * kept until the cache is deleted; free pages sit on a free list.  A chunk
+ * is mapped only when the free list is empty and the budget allows, so at
+ * most capacity + one chunk is ever mapped.
+ *
+ * Statistics are striped counters: each thread adds to its own
+ * cache-line-sized stripe with a relaxed atomic add, so two threads hitting
+ * the cache do not share a line; pc_stats() sums the stripes.
+ */
+#ifndef PC_CACHE_H
+#define PC_CACHE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "compiler.h"
+
+#define PC_PAGE_SHIFT 12
+#define PC_PAGE_SIZE (1u << PC_PAGE_SHIFT)
+#define PC_CHUNK_PAGES 256
+
+enum pc_stat {
+	PC_STAT_HITS,
+	PC_STAT_MISSES,
+	PC_STAT_FILLS,
+	PC_STAT_HOLE_FILLS,
+	PC_STAT_ENOMEM,
+	PC_STAT_WRITEBACKS,
+	PC_STAT_PUNCHES,
+	PC_STAT_TRUNCATES,
+	PC_STAT_PAGES_REMOVED,
+	PC_STAT_PIN_WAITS,
+	PC_STAT_RETRIES,
+	PC_STAT_WRITE_ERRORS,
+	PC_STAT_NR,
+};
+
+#define PC_STAT_STRIPES 16
+
+struct pc_stat_stripe {
+	uint64_t v[PC_STAT_NR];
+} pc_cacheline_aligned;
+
+struct pc_cache {
+	uint64_t capacity;		/* bytes; whole pages; constant */
+	uint64_t used;			/* atomic: bytes of page data charged */
+	uint64_t pages;			/* atomic: live page structs */
+	uint64_t mappings;		/* atomic: open mappings (must be 0 at delete) */
+
+	pthread_mutex_t pool_lock;	/* PC_LC_LEAF */
+	/* protected by pool_lock: */
+	void *free_list;		/* free page-data pages, linked through their first word */
+	void **chunks;			/* mapped chunks, for munmap at delete */
+	size_t nr_chunks, chunks_cap;
+
+	struct pc_stat_stripe stats[PC_STAT_STRIPES];
+};
+
+extern __thread unsigned pc_stat_stripe_id __attribute__((tls_model("initial-exec")));
+unsigned pc_stat_stripe_slow(void);
+
+static inline void pc_stat_add(struct pc_cache *c, enum pc_stat s, uint64_t n)
+{
+	unsigned id = pc_stat_stripe_id;
+
+	if (pc_unlikely(!id))
+		id = pc_stat_stripe_slow();
+	__atomic_fetch_add(&c->stats[id % PC_STAT_STRIPES].v[s], n, __ATOMIC_RELAXED);
+}
+
+static inline void pc_stat_inc(struct pc_cache *c, enum pc_stat s)
+{
+	pc_stat_add(c, s, 1);
+}
+
+/* Charge one page to the budget and take page data for it: NULL if full. */
+void *pc_cache_alloc_data(struct pc_cache *c);
+/* Return page data and uncharge it. */
+void pc_cache_free_data(struct pc_cache *c, void *data);
+
+#endif /* PC_CACHE_H */

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The fill paths: pc_read(), pc_write() and pc_fault(), and the page fill
+ * that they share with invalidation (partial pages) and each other.
+ *
+ * A cache hit takes no rw lock: an RCU lookup and a speculative reference
+ * (pc_page_lookup()), then the uptodate test.  Everything else runs under
+ * the invalidate_lock held shared, because it creates pages or looks up
+ * block mappings (G2):
+ *
+ *   miss: allocate a locked page -> insert it -> map the extent -> read the
+ *         block (or zero a hole) -> set PG_UPTODATE -> unlock
+ *
+ * A concurrent miss on the same page finds the locked page in the index and
+ * waits on its lock, so there is one read per page.  A fill that fails
+ * removes its page again, and its waiters retry.
+ *
+ * Invariants kept here:
+ *  1. Bytes of a cached page that lie past EOF are zero: fills zero them,
+ *     and truncate zeroes the tail of the new last page.
+ *  2. A page past EOF is never filled from the backend: the fill zeroes it,
+ *     so that blocks an unfinished truncate has yet to free are never read.
+ *  3. Reads check the size after they hold the page (truncate sets the size
+ *     before it removes pages), so a read never returns bytes past an EOF
+ *     that was set before the read found its page.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <pagecache.h>
+
+#include "filemap.h"
+#include "inject.h"
+
+int pc_check_range(uint64_t off, uint64_t len)
+{
+	if (len == 0 || off > PC_MAX_SIZE)
+		return -EINVAL;
+	if (len > PC_MAX_SIZE - off)
+		return -EFBIG;
+	return 0;
+}
+
+int pc_check_not_holding(struct pc_mapping *m)
+{
+	return pc_rwsem_held(&m->invalidate_lock) ? -EDEADLK : 0;
+}
+
+void pc_mapping_grow_size(struct pc_mapping *m, uint64_t end)
+{
+	uint64_t size = __atomic_load_n(&m->size, __ATOMIC_RELAXED);
+
+	/* Release: the data written below @end is in the page before the size says so. */
+	while (size < end &&
+	       !__atomic_compare_exchange_n(&m->size, &size, end, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+/* Read page @p from the backend, or zero it.  Page locked, invalidate_lock held. */
+static int __pc_fill_page(struct pc_mapping *m, struct pc_page *p)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	uint64_t off = p->index << PC_PAGE_SHIFT;
+	uint64_t size = pc_mapping_size(m);
+	struct pc_extent ext;
+	int r;
+
+	pc_page_assert_locked(p);
+	if (off >= size) {
+		/* Invariant 2. */
+		memset(p->data, 0, PC_PAGE_SIZE);
+		pc_stat_inc(m->cache, PC_STAT_HOLE_FILLS);
+		goto uptodate;
+	}
+	r = ops->map(m->backend->priv, m->obj, off, PC_PAGE_SIZE, &ext);
+	if (r < 0)
+		return r;
+	if (ext.offset > off || ext.length == 0 || off - ext.offset >= ext.length)
+		return -EIO;	/* the backend answered for another range */
+	/* The window G2 closes: the blocks of @ext must not be freed now. */
+	PC_INJECT("fill_after_map");
+	if (ext.type == PC_EXTENT_MAPPED) {
+		r = ops->read(m->backend->priv, m->obj, ext.addr + (off - ext.offset), p->data,
+			      PC_PAGE_SIZE);
+		if (r < 0)
+			return r;
+		pc_stat_inc(m->cache, PC_STAT_FILLS);
+	} else {
+		memset(p->data, 0, PC_PAGE_SIZE);
+		pc_stat_inc(m->cache, PC_STAT_HOLE_FILLS);
+	}
+	if (size - off < PC_PAGE_SIZE)	/* invariant 1 */
+		memset((char *)p->data + (size - off), 0, PC_PAGE_SIZE - (size - off));
+uptodate:
+	/* Release: the data above is complete before a lockless reader sees the flag. */
+	pc_page_set_flag(p, PG_UPTODATE);
+	return 0;
+}
+
+static void pc_assert_fill_locked(struct pc_mapping *m)
+{
+#ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
+	pc_assert_invalidate_held(m, PC_LOCK_ANY);
+#else
+	(void)m;
+#endif
+}
+
+int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_page **out)
+{
+	struct pc_page *p;
+	int r;
+
+	pc_assert_fill_locked(m);
+	for (;;) {
+		p = pc_page_lookup(m, index);
+		if (p) {
+			pc_page_lock(p);
+			if (!pc_page_test(p, PG_REMOVED)) {
+				pc_stat_inc(m->cache, PC_STAT_HITS);
+				break;
+			}
+			/* Its fill failed, or it was invalidated: look again. */
+			pc_page_unlock(p);
+			pc_page_release(p);
+			continue;
+		}
+		r = pc_page_alloc(m, index, &p);
+		if (r < 0)
+			return r;
+		pc_index_lock(&m->pages);
+		r = __pc_index_insert(&m->pages, index, p);
+		if (r == 0)
+			pc_page_get(p);	/* the index's reference */
+		pc_index_unlock(&m->pages);
+		if (r == 0) {
+			pc_stat_inc(m->cache, PC_STAT_MISSES);
+			break;
+		}
+		/* Never visible to anyone: just drop it. */
+		pc_page_unlock(p);
+		pc_page_release(p);
+		if (r != -EEXIST)
+			return r;
+	}
+	if (fill && !pc_page_test(p, PG_UPTODATE)) {
+		r = __pc_fill_page(m, p);
+		if (r < 0) {
+			__pc_page_remove(m, p);
+			pc_page_unlock(p);
+			pc_page_release(p);
+			return r;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+/*
+ * Take the invalidate_lock shared for a fill, unless the caller holds it
+ * (PC_LOCKED).  The mutant build skips it, to prove the race tests see G2.
+ */
+static void pc_fill_lock(struct pc_mapping *m, bool locked)
+{
+#ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
+	if (!locked)
+		pc_rwsem_down_read(&m->invalidate_lock);
+#else
+	(void)m;
+	(void)locked;
+#endif
+}
+
+static void pc_fill_unlock(struct pc_mapping *m, bool locked)
+{
+#ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
+	if (!locked)
+		pc_rwsem_up_read(&m->invalidate_lock);
+#else
+	(void)m;
+	(void)locked;
+#endif
+}
+
+/* An uptodate page @index with a reference: the hit path, else a fill. */
+static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, bool locked,
+			   struct pc_page **out)
+{
+	struct pc_page *p = pc_page_lookup(m, index);
+	int r;
+
+	if (pc_likely(p != NULL)) {
+		if (pc_likely(pc_page_test(p, PG_UPTODATE))) {
+			pc_stat_inc(m->cache, PC_STAT_HITS);
+			*out = p;
+			return 0;
+		}
+		pc_page_release(p);
+	}
+	pc_fill_lock(m, locked);
+	r = __pc_grab_page(m, index, true, &p);
+	pc_fill_unlock(m, locked);
+	if (r < 0)
+		return r;
+	pc_page_unlock(p);
+	*out = p;
+	return 0;
+}
+
+/*
+ * PC_LOCKED must mean the caller holds the lock; without it, the caller must
+ * not hold it (we would take it again and could deadlock behind a writer).
+ */
+static int pc_check_locked_flag(struct pc_mapping *m, unsigned flags)
+{
+	int held = pc_rwsem_held(&m->invalidate_lock);
+
+	if (flags & PC_LOCKED)
+		return held ? 0 : -EPERM;
+	return held ? -EDEADLK : 0;
+}
+
+PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off,
+		       unsigned flags)
+{
+	bool locked = flags & PC_LOCKED;
+	size_t done = 0;
+	int r;
+
+	if (!m || (!buf && len) || (flags & ~PC_LOCKED) || off > PC_MAX_SIZE ||
+	    len > SSIZE_MAX)
+		return -EINVAL;
+	r = pc_check_locked_flag(m, flags);
+	if (r < 0)
+		return r;
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
+		uint64_t size = pc_mapping_size(m);
+		struct pc_page *p;
+		size_t n;
+
+		if (pos >= size)
+			break;
+		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, locked, &p);
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		size = pc_mapping_size(m);	/* invariant 3 */
+		if (pos >= size) {
+			pc_page_release(p);
+			break;
+		}
+		n = PC_MIN(PC_MIN((uint64_t)PC_PAGE_SIZE - in_page, len - done), size - pos);
+		memcpy((char *)buf + done, (char *)p->data + in_page, n);
+		pc_page_release(p);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint64_t off,
+			unsigned flags)
+{
+	bool locked = flags & PC_LOCKED;
+	uint64_t max = PC_MAX_SIZE;
+	size_t done = 0;
+	int r = 0;
+
+	if (!m || (!buf && len) || (flags & ~PC_LOCKED) || off > PC_MAX_SIZE ||
+	    len > SSIZE_MAX)
+		return -EINVAL;
+	if (m->backend->ops.max_size && m->backend->ops.max_size < max)
+		max = m->backend->ops.max_size;
+	if (off > max || len > max - off)
+		return -EFBIG;
+	r = pc_check_locked_flag(m, flags);
+	if (r < 0)
+		return r;
+	if (len == 0)
+		return 0;
+	/* Writes create pages and move the size, so they always take the lock. */
+	if (!locked)
+		pc_rwsem_down_read(&m->invalidate_lock);
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
+		size_t n = PC_MIN((uint64_t)PC_PAGE_SIZE - in_page, len - done);
+		bool whole = n == PC_PAGE_SIZE;
+		struct pc_page *p;
+
+		r = __pc_grab_page(m, pos >> PC_PAGE_SHIFT, !whole, &p);
+		if (r < 0)
+			break;
+		memcpy((char *)p->data + in_page, (const char *)buf + done, n);
+		if (whole)
+			pc_page_set_flag(p, PG_UPTODATE);	/* release: after the copy */
+		__pc_page_set_dirty(m, p);
+		pc_page_unlock(p);
+		pc_page_release(p);
+		done += n;
+		pc_mapping_grow_size(m, pos + n);
+	}
+	if (!locked)
+		pc_rwsem_up_read(&m->invalidate_lock);
+	return done ? (ssize_t)done : r;
+}
+
+/* A write fault: the page will be stored into through the pin. */
+static void pc_fault_dirty(struct pc_mapping *m, struct pc_page *p)
+{
+	/*
+	 * PG_WRMAPPED first: writeback that cleans the page after this sees it
+	 * and, while our pin lasts, leaves the page dirty (writeback.c).
+	 */
+	if (!pc_page_test(p, PG_WRMAPPED))
+		pc_page_set_flag(p, PG_WRMAPPED);
+	if (!pc_page_test(p, PG_DIRTY)) {
+		pc_page_lock(p);
+		__pc_page_set_dirty(m, p);
+		pc_page_unlock(p);
+	}
+}
+
+PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out)
+{
+	uint64_t index = off >> PC_PAGE_SHIFT;
+	struct pc_page *p;
+	int r;
+
+	if (!m || !out || (flags & ~PC_FAULT_WRITE) || off > PC_MAX_SIZE)
+		return -EINVAL;
+	p = pc_page_lookup(m, index);
+	if (pc_likely(p != NULL && pc_page_test(p, PG_UPTODATE))) {
+		pc_stat_inc(m->cache, PC_STAT_HITS);
+	} else {
+		if (p)
+			pc_page_release(p);
+		if (pc_check_not_holding(m) < 0)
+			return -EDEADLK;
+		/* Lock order: mmap_lock, then invalidate_lock (mapping.c). */
+		pc_rwsem_down_read(&m->mmap_lock);
+		pc_fill_lock(m, false);
+		if (off >= pc_mapping_size(m))
+			r = -ENXIO;
+		else
+			r = __pc_grab_page(m, index, true, &p);
+		pc_fill_unlock(m, false);
+		pc_rwsem_up_read(&m->mmap_lock);
+		if (r < 0)
+			return r;
+		pc_page_unlock(p);
+	}
+	if (off >= pc_mapping_size(m)) {
+		pc_page_release(p);
+		return -ENXIO;
+	}
+	if (flags & PC_FAULT_WRITE)
+		pc_fault_dirty(m, p);
+	*out = p;
+	return 0;
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Mappings: pc_open(), pc_close(), pc_size() and the locks an engine uses.
+ *
+ * This file owns the outermost lock of the library, so the lock-ordering
+ * tree lives here.  Each edge names a function that creates it.
+ *
+ *   engine's own locks
+ *     -> mmap_lock (shared)                   pc_fault() slow path
+ *        -> invalidate_lock (shared)          pc_fault() slow path
+ *   invalidate_lock (shared)                  pc_read() miss, pc_write(), pc_sync()
+ *   invalidate_lock (exclusive)               pc_punch(), pc_zero_range(),
+ *                                             pc_truncate(), pc_close(), and the engine
+ *                                             around pc_invalidate_range()
+ *     -> invalidate_lock of a second mapping  pc_invalidate_lock_two(), lower
+ *                                             address first (G7)
+ *     -> wb_lock                              __pc_writeback_range()
+ *        -> page lock                         __pc_writepage()
+ *     -> page lock                            __pc_grab_page(), __pc_walk_range(),
+ *                                             __pc_zero_partial()
+ *        -> index lock                        __pc_index_insert() in __pc_grab_page(),
+ *                                             __pc_page_set_dirty(), __pc_page_remove()
+ *        -> backend ops (their own leaf locks) __pc_fill_page(), __pc_writepage()
+ *           -> cache pool_lock               pc_page_alloc(), pc_page_release()
+ *
+ * Never held while waiting for pins: any of the above (pc_page_wait_pins()
+ * asserts it).  A page lock is never taken while another is held, and the
+ * index lock is never held across a call out of index.c or page.c.
+ * Cache hits take RCU only: pc_page_lookup().
+ *
+ * lockdep.h gives the classes their numbers; -Ddebug_locks=true checks every
+ * acquisition against this order.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pagecache.h>
+
+#include "filemap.h"
+
+static void pc_mapping_free(struct pc_mapping *m)
+{
+	pc_index_destroy(&m->pages);
+	pc_rwsem_destroy(&m->mmap_lock);
+	pc_rwsem_destroy(&m->invalidate_lock);
+	pthread_mutex_destroy(&m->wb_lock);
+	free(m->name);
+	free(m);
+}
+
+PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backend *b,
+		   const char *name, unsigned flags)
+{
+	struct pc_mapping *m;
+	uint64_t size;
+	int r;
+
+	if (!out || !c || !b || !name || !*name || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
+		return -EINVAL;
+	pc_rcu_register();
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->name = strdup(name);
+	if (!m->name) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->cache = c;
+	m->backend = b;
+	pc_index_init(&m->pages);
+	pthread_mutex_init(&m->wb_lock, NULL);
+	r = pc_rwsem_init(&m->mmap_lock, PC_LC_MMAP, "mmap_lock");
+	if (r == 0) {
+		r = pc_rwsem_init(&m->invalidate_lock, PC_LC_INVALIDATE, "invalidate_lock");
+		if (r < 0)
+			pc_rwsem_destroy(&m->mmap_lock);
+	}
+	if (r < 0) {
+		pc_index_destroy(&m->pages);
+		pthread_mutex_destroy(&m->wb_lock);
+		free(m->name);
+		free(m);
+		return r;
+	}
+	r = pc_backend_attach(b, m, flags);
+	if (r < 0) {
+		pc_mapping_free(m);
+		return r;
+	}
+	r = b->ops.get_size(b->priv, m->obj, &size);
+	if (r < 0) {
+		pc_backend_detach(b, m);
+		pc_mapping_free(m);
+		return r;
+	}
+	m->size = size;
+	m->backend_size = size;
+	__atomic_fetch_add(&c->mappings, 1, __ATOMIC_RELAXED);
+	*out = m;
+	return 0;
+}
+
+PC_API int pc_close(struct pc_mapping **mp)
+{
+	struct pc_mapping *m;
+	int r;
+
+	if (!mp || !*mp)
+		return -EINVAL;
+	m = *mp;
+	r = pc_check_not_holding(m);
+	if (r < 0)
+		return r;
+	pc_rwsem_down_write(&m->invalidate_lock);
+	r = __pc_writeback_range(m, 0, UINT64_MAX);
+	/*
+	 * Whatever writeback could not write is lost now, as @r says.  Pinned
+	 * pages leave the index too and stay valid until put; they refer to
+	 * the cache, not to @m (page.h, invariant 6).
+	 */
+	__pc_remove_range(m, 0, UINT64_MAX);
+	pc_rwsem_up_write(&m->invalidate_lock);
+	pc_backend_detach(m->backend, m);
+	__atomic_fetch_sub(&m->cache->mappings, 1, __ATOMIC_RELAXED);
+	pc_mapping_free(m);
+	*mp = NULL;
+	return r;
+}
+
+PC_API int pc_size(struct pc_mapping *m, uint64_t *size)
+{
+	if (!m || !size)
+		return -EINVAL;
+	*size = pc_mapping_size(m);
+	return 0;
+}
+
+PC_API void pc_invalidate_lock(struct pc_mapping *m)
+{
+	pc_rwsem_down_write(&m->invalidate_lock);
+}
+
+PC_API void pc_invalidate_unlock(struct pc_mapping *m)
+{
+	pc_rwsem_up_write(&m->invalidate_lock);
+}
+
+PC_API void pc_invalidate_lock_shared(struct pc_mapping *m)
+{
+	pc_rwsem_down_read(&m->invalidate_lock);
+}
+
+PC_API void pc_invalidate_unlock_shared(struct pc_mapping *m)
+{
+	pc_rwsem_up_read(&m->invalidate_lock);
+}
+
+PC_API void pc_invalidate_lock_two(struct pc_mapping *a, struct pc_mapping *b)
+{
+	if (a == b) {
+		pc_invalidate_lock(a);
+		return;
+	}
+	if ((uintptr_t)a > (uintptr_t)b) {
+		struct pc_mapping *t = a;
+
+		a = b;
+		b = t;
+	}
+	pc_invalidate_lock(a);
+	pc_invalidate_lock(b);
+}
+
+PC_API void pc_invalidate_unlock_two(struct pc_mapping *a, struct pc_mapping *b)
+{
+	pc_invalidate_unlock(a);
+	if (a != b)
+		pc_invalidate_unlock(b);
+}

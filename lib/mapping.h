@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * struct pc_mapping: one open object, its page index, size and locks.
+ * The lock-ordering tree is at the top of mapping.c.
+ */
+#ifndef PC_MAPPING_H
+#define PC_MAPPING_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "cache.h"
+#include "index.h"
+#include "lock.h"
+
+struct pc_mapping {
+	struct pc_cache *cache;
+	struct pc_backend *backend;
+	void *obj;			/* the backend's object handle */
+	char *name;
+	struct pc_mapping *next_open;	/* backend->open list; backend->lock */
+
+	/*
+	 * mmap_lock: shared for the whole of a pc_fault() slow path;
+	 * exclusive for a mode switch (DAX issue).  Outermost library lock.
+	 */
+	struct pc_rwsem mmap_lock;
+	/*
+	 * invalidate_lock: shared by every path that creates pages or looks
+	 * up block mappings (read and fault fills, writes, writeback);
+	 * exclusive for invalidation (punch, zero range, truncate,
+	 * pc_invalidate_range) from evicting pages until the backend has freed
+	 * the blocks (G2).
+	 */
+	struct pc_rwsem invalidate_lock;
+
+	/* The page index; its own lock serialises stores and mark changes. */
+	struct pc_index pages;
+
+	/*
+	 * The size.  Read anywhere with acquire loads.  Grown by writes with
+	 * a CAS under invalidate_lock shared; set by truncate under it
+	 * exclusive, so a shrink never races a grow.
+	 */
+	uint64_t size;
+
+	pthread_mutex_t wb_lock;	/* serialises writeback of this mapping */
+	/* protected by wb_lock (or invalidate_lock exclusive): */
+	uint64_t backend_size;		/* the size the backend was last told */
+};
+
+static inline uint64_t pc_mapping_size(const struct pc_mapping *m)
+{
+	return __atomic_load_n(&m->size, __ATOMIC_ACQUIRE);
+}
+
+#define pc_assert_invalidate_held(m, mode) \
+	pc_lockdep_assert_held(&(m)->invalidate_lock, (mode), "invalidate_lock")
+
+#endif /* PC_MAPPING_H */

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Pages: allocation, references, speculative lookup, pin waits and the dirty
+ * state (design and invariants in page.h).
+ *
+ * Life of a page:
+ *   pc_page_alloc()            refcount 1 (caller), locked, not indexed
+ *   __pc_index_insert()        the caller passes its reference on to the
+ *                              index and takes one more (filemap.c)
+ *   pc_page_lookup()/get       +1 per holder
+ *   __pc_page_remove()         PG_REMOVED, the index reference is dropped
+ *   last pc_page_release()     data back to the cache; struct freed after RCU
+ *
+ * Pin waits.  pc_page_wait_pins() sets PG_PINWAIT and then reads the
+ * refcount; pc_page_release() drops the refcount and then reads PG_PINWAIT.
+ * Both are sequentially consistent, so at least one of the two sees the
+ * other: either the waiter sees the count already low, or the putter sees
+ * the flag and wakes the waiter.  The waiter re-reads the count under the
+ * bucket mutex that the waker takes, so the wake-up cannot fall between the
+ * waiter's check and its sleep.  PG_PINWAIT is never cleared: the page is
+ * removed and dying, and a spurious wake-up costs a mutex round trip.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "mapping.h"
+#include "page.h"
+
+#define PC_WAIT_BUCKETS 64
+
+static struct pc_wait_bucket {
+	pthread_mutex_t lock;	/* PC_LC_LEAF */
+	pthread_cond_t cond;
+} pc_wait_table[PC_WAIT_BUCKETS];
+static pthread_once_t pc_wait_once = PTHREAD_ONCE_INIT;
+
+static void pc_wait_table_init(void)
+{
+	for (int i = 0; i < PC_WAIT_BUCKETS; i++) {
+		pthread_mutex_init(&pc_wait_table[i].lock, NULL);
+		pthread_cond_init(&pc_wait_table[i].cond, NULL);
+	}
+}
+
+static struct pc_wait_bucket *pc_wait_bucket(const struct pc_page *p)
+{
+	uintptr_t h = (uintptr_t)p;
+
+	h ^= h >> 17;
+	h *= 0x9e3779b97f4a7c15ull;
+	return &pc_wait_table[(h >> 32) % PC_WAIT_BUCKETS];
+}
+
+int pc_page_alloc(struct pc_mapping *m, uint64_t index, struct pc_page **out)
+{
+	struct pc_page *p;
+
+	p = malloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->data = pc_cache_alloc_data(m->cache);
+	if (!p->data) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->refcount = 1;
+	p->flags = 0;
+	p->index = index;
+	p->mapping = m;
+	p->cache = m->cache;
+	pthread_mutex_init(&p->lock, NULL);
+	pc_page_lock(p);
+	__atomic_fetch_add(&m->cache->pages, 1, __ATOMIC_RELAXED);
+	*out = p;
+	return 0;
+}
+
+static void pc_page_free_rcu(struct rcu_head *head)
+{
+	struct pc_page *p = pc_container_of(head, struct pc_page, rcu);
+
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* The last reference is gone: nobody can reach the data any more. */
+static void pc_page_free(struct pc_page *p)
+{
+	struct pc_cache *c = p->cache;
+
+	pc_cache_free_data(c, p->data);
+	__atomic_fetch_sub(&c->pages, 1, __ATOMIC_RELAXED);
+	/* Readers that found @p under RCU may still test its refcount. */
+	pc_call_rcu(&p->rcu, pc_page_free_rcu);
+}
+
+static void pc_page_wake(struct pc_page *p)
+{
+	struct pc_wait_bucket *b = pc_wait_bucket(p);
+
+	pthread_mutex_lock(&b->lock);
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void pc_page_release(struct pc_page *p)
+{
+	/*
+	 * Once our reference is gone another put may free the struct; the
+	 * RCU read lock keeps it readable while we look at PG_PINWAIT.
+	 */
+	pc_rcu_read_lock();
+	if (__atomic_sub_fetch(&p->refcount, 1, __ATOMIC_SEQ_CST) == 0) {
+		pc_rcu_read_unlock();
+		pc_page_free(p);
+		return;
+	}
+	/* Pairs with the flag set in pc_page_wait_pins(): see the top. */
+	if (pc_unlikely(__atomic_load_n(&p->flags, __ATOMIC_SEQ_CST) & PG_PINWAIT))
+		pc_page_wake(p);
+	pc_rcu_read_unlock();
+}
+
+PC_API void pc_page_put(struct pc_page *p)
+{
+	if (p)
+		pc_page_release(p);
+}
+
+PC_API void *pc_page_addr(const struct pc_page *p)
+{
+	return p ? p->data : NULL;
+}
+
+PC_API uint64_t pc_page_offset(const struct pc_page *p)
+{
+	return p ? p->index << PC_PAGE_SHIFT : 0;
+}
+
+struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
+{
+	struct pc_page *p;
+
+	pc_rcu_read_lock();
+	for (;;) {
+		p = pc_index_load(&m->pages, index);
+		if (!p)
+			break;
+		if (!pc_page_get_unless_zero(p))
+			continue;	/* dying: it is about to leave the index */
+		/*
+		 * The reference may have been taken after the page was removed
+		 * (and its slot perhaps refilled): only a page the index still
+		 * holds is the mapping's page.
+		 */
+		if (pc_likely(pc_index_load(&m->pages, index) == p))
+			break;
+		pc_page_release(p);
+	}
+	pc_rcu_read_unlock();
+	return p;
+}
+
+void pc_page_wait_pins(struct pc_page *p, int mine)
+{
+	struct pc_wait_bucket *b;
+
+	pc_lockdep_assert_none_from(PC_LC_MMAP, "waiting for pins");
+	pthread_once(&pc_wait_once, pc_wait_table_init);
+	b = pc_wait_bucket(p);
+	pc_page_set_flag(p, PG_PINWAIT);
+	pthread_mutex_lock(&b->lock);
+	while (pc_page_refs(p) > mine)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p)
+{
+	pc_page_assert_locked(p);
+	if (pc_page_test(p, PG_DIRTY))
+		return;
+	pc_index_lock(&m->pages);
+	if (!pc_page_test(p, PG_REMOVED)) {
+		pc_page_set_flag(p, PG_DIRTY);
+		__pc_index_set_mark(&m->pages, p->index, PC_MARK_DIRTY);
+	}
+	pc_index_unlock(&m->pages);
+}
+
+void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p)
+{
+	pc_page_assert_locked(p);
+	if (!pc_page_test(p, PG_DIRTY))
+		return;
+	pc_index_lock(&m->pages);
+	pc_page_clear_flag(p, PG_DIRTY);
+	if (!pc_page_test(p, PG_REMOVED))
+		__pc_index_clear_mark(&m->pages, p->index, PC_MARK_DIRTY);
+	pc_index_unlock(&m->pages);
+}
+
+void __pc_page_remove(struct pc_mapping *m, struct pc_page *p)
+{
+	void *old;
+
+	pc_page_assert_locked(p);
+	pc_index_lock(&m->pages);
+	old = __pc_index_erase(&m->pages, p->index);
+	pc_page_clear_flag(p, PG_DIRTY | PG_WRMAPPED);
+	pc_page_set_flag(p, PG_REMOVED);
+	pc_index_unlock(&m->pages);
+	(void)old;
+	pc_stat_inc(m->cache, PC_STAT_PAGES_REMOVED);
+	/* The index's reference: the caller still holds its own. */
+	pc_page_release(p);
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Invalidation: pc_punch(), pc_zero_range(), pc_truncate() and
+ * pc_invalidate_range().
+ *
+ * The first three run the same scheme (pc_invalidate()):
+ *
+ *   1. take the invalidate_lock exclusive: no fill path can create a page
+ *      or look up a block mapping from here on (G2);
+ *   2. look for a pinned page among the whole pages to be removed; if there
+ *      is one, drop the lock, wait for its pins to go, and start again from
+ *      1 (G3: the pin holder may need the lock to fault another page, which
+ *      is the deadlock of seeds/002);
+ *   3. otherwise, in the same locked section: set the size (truncate),
+ *      remove the whole pages from the index, zero the partial pages at the
+ *      ends in place, and only then have the backend free the blocks;
+ *   4. drop the lock.
+ *
+ * All of the change happens in step 3, under one hold of the lock, so each
+ * call is atomic with respect to every other call on the mapping: a read
+ * or fault sees the range before it or after it, never a mix of stale
+ * blocks and zeros.  Passes through step 2 change nothing, so a write that
+ * lands while we wait is ordered before the invalidation.
+ *
+ * Step 2 cannot stop new pins from being taken while the lock is dropped,
+ * so a range that is faulted without pause could keep it waiting.  After
+ * PC_INVAL_MAX_RETRIES waits step 3 runs anyway: a cached page is a copy,
+ * so removing it from the index while pinned leaves the holder valid memory
+ * (G3) and frees no block under it.  (DAX pages, where the page is the
+ * block, will not be allowed this way out.)
+ *
+ * pc_invalidate_range() is called with the lock already held exclusive by
+ * the engine; it writes dirty pages back, then removes the pages, and does
+ * not wait for pins, since it cannot drop the engine's lock.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <pagecache.h>
+
+#include "filemap.h"
+#include "inject.h"
+
+#define PC_INVAL_BATCH 32
+#define PC_INVAL_MAX_RETRIES 64
+
+/*
+ * Walk pages with index in [first, last].  With @remove, take each out of
+ * the index.  Returns the first page that has references besides the
+ * index's and ours (a pin), with our reference, or NULL.  With !@remove the
+ * walk stops at that page.  invalidate_lock held exclusive.
+ */
+static struct pc_page *__pc_walk_range(struct pc_mapping *m, uint64_t first, uint64_t last,
+				       bool remove)
+{
+	struct pc_page *batch[PC_INVAL_BATCH];
+	uint64_t indices[PC_INVAL_BATCH];
+	struct pc_page *busy = NULL;
+	bool done = false;
+
+	pc_assert_invalidate_held(m, PC_LOCK_EXCL);
+	while (!done) {
+		unsigned n;
+
+		pc_rcu_read_lock();
+		n = pc_index_gang(&m->pages, &first, last, PC_MARK_NONE, (void **)batch, indices,
+				  PC_INVAL_BATCH, &done);
+		for (unsigned i = 0; i < n; i++)
+			if (!pc_page_get_unless_zero(batch[i]))
+				batch[i] = NULL;
+		pc_rcu_read_unlock();
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			struct pc_page *p = batch[i];
+			int mine;
+
+			if (!p)
+				continue;
+			if (remove) {
+				pc_page_lock(p);
+				if (!pc_page_test(p, PG_REMOVED))
+					__pc_page_remove(m, p);
+				pc_page_unlock(p);
+				mine = 1;
+			} else {
+				mine = 2;	/* the index's and ours */
+			}
+			if (!busy && pc_page_refs(p) > mine) {
+				busy = p;
+				if (!remove) {
+					for (unsigned j = i + 1; j < n; j++)
+						if (batch[j])
+							pc_page_release(batch[j]);
+					return busy;
+				}
+				continue;
+			}
+			pc_page_release(p);
+		}
+	}
+	return busy;
+}
+
+void __pc_remove_range(struct pc_mapping *m, uint64_t first, uint64_t last)
+{
+	struct pc_page *busy = __pc_walk_range(m, first, last, true);
+
+	if (busy)
+		pc_page_release(busy);
+}
+
+/*
+ * Zero bytes [a, b) of one page in place (a < b, same page), so that they
+ * read as zero from the cache and, after writeback, from the backend.
+ * invalidate_lock held exclusive.
+ */
+static int __pc_zero_partial(struct pc_mapping *m, uint64_t a, uint64_t b)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	uint64_t index = a >> PC_PAGE_SHIFT;
+	uint64_t size = pc_mapping_size(m);
+	struct pc_page *p;
+	int r;
+
+	if (a >= size)
+		return 0;	/* past EOF a page reads as zero already (filemap.c, inv. 1) */
+	b = PC_MIN(b, size);
+	p = pc_page_lookup(m, index);
+	if (!p) {
+		struct pc_extent ext;
+
+		/* Not cached: nothing to do if the backend holds no data there. */
+		r = ops->map(m->backend->priv, m->obj, index << PC_PAGE_SHIFT, PC_PAGE_SIZE, &ext);
+		if (r < 0)
+			return r;
+		if (ext.type != PC_EXTENT_MAPPED)
+			return 0;
+	} else {
+		pc_page_release(p);
+	}
+	r = __pc_grab_page(m, index, true, &p);
+	if (r < 0)
+		return r;
+	memset((char *)p->data + (a & (PC_PAGE_SIZE - 1)), 0, b - a);
+	__pc_page_set_dirty(m, p);
+	pc_page_unlock(p);
+	pc_page_release(p);
+	return 0;
+}
+
+enum pc_inval_op { PC_OP_PUNCH, PC_OP_ZERO, PC_OP_TRUNCATE };
+
+/* Step 3 of the scheme for punch and zero range over bytes [start, end). */
+static int __pc_punch_locked(struct pc_mapping *m, uint64_t start, uint64_t end,
+			     uint64_t first, uint64_t last_excl)
+{
+	uint64_t head_end = start;
+	uint64_t tail_start = end & ~(uint64_t)(PC_PAGE_SIZE - 1);
+	int r;
+
+	if (first < last_excl)
+		__pc_remove_range(m, first, last_excl - 1);
+	if (start & (PC_PAGE_SIZE - 1)) {
+		head_end = PC_MIN(end, (start | (PC_PAGE_SIZE - 1)) + 1);
+		r = __pc_zero_partial(m, start, head_end);
+		if (r < 0)
+			return r;
+	}
+	if ((end & (PC_PAGE_SIZE - 1)) && tail_start >= head_end) {
+		r = __pc_zero_partial(m, tail_start, end);
+		if (r < 0)
+			return r;
+	}
+	PC_INJECT("punch_before_free");
+	if (first < last_excl)
+		return m->backend->ops.free(m->backend->priv, m->obj, first << PC_PAGE_SHIFT,
+					    (last_excl - first) << PC_PAGE_SHIFT);
+	return 0;
+}
+
+/* Step 3 for truncate to @size. */
+static int __pc_truncate_locked(struct pc_mapping *m, uint64_t size)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	uint64_t old = pc_mapping_size(m);
+	uint64_t first = (size + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
+	int r;
+
+	if (size < old) {
+		/* Reads check the size after finding a page (filemap.c, inv. 3). */
+		__atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
+		__pc_remove_range(m, first, UINT64_MAX);
+		if (size & (PC_PAGE_SIZE - 1)) {
+			struct pc_page *p = pc_page_lookup(m, size >> PC_PAGE_SHIFT);
+
+			/* Bytes past EOF in a cached page are zero (filemap.c, inv. 1). */
+			if (p) {
+				pc_page_lock(p);
+				memset((char *)p->data + (size & (PC_PAGE_SIZE - 1)), 0,
+				       PC_PAGE_SIZE - (size & (PC_PAGE_SIZE - 1)));
+				pc_page_unlock(p);
+				pc_page_release(p);
+			}
+		}
+	}
+	PC_INJECT("truncate_before_free");
+	r = ops->set_size(m->backend->priv, m->obj, size);
+	if (r < 0)
+		return r;	/* on a shrink the pages are gone; writeback retries the size */
+	m->backend_size = size;
+	if (size > old)
+		__atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int pc_invalidate(struct pc_mapping *m, enum pc_inval_op op, uint64_t start,
+			 uint64_t end)
+{
+	uint64_t first, last_excl;
+	int r;
+
+	r = pc_check_not_holding(m);
+	if (r < 0)
+		return r;
+	if (op == PC_OP_TRUNCATE) {
+		first = (start + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
+		last_excl = UINT64_MAX;
+	} else {
+		first = (start + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
+		last_excl = end >> PC_PAGE_SHIFT;
+	}
+	for (int tries = 0;; tries++) {
+		struct pc_page *busy = NULL;
+
+		pc_rwsem_down_write(&m->invalidate_lock);
+		if (first < last_excl && tries < PC_INVAL_MAX_RETRIES)
+			busy = __pc_walk_range(m, first, last_excl - 1, false);
+		if (busy) {
+#ifndef PC_MUTANT_PIN_WAIT_WITH_LOCK_HELD
+			pc_rwsem_up_write(&m->invalidate_lock);
+#endif
+			pc_stat_inc(m->cache, PC_STAT_PIN_WAITS);
+			PC_INJECT("inval_before_pin_wait");
+			pc_page_wait_pins(busy, 2);
+			pc_page_release(busy);
+#ifdef PC_MUTANT_PIN_WAIT_WITH_LOCK_HELD
+			pc_rwsem_up_write(&m->invalidate_lock);
+#endif
+			pc_stat_inc(m->cache, PC_STAT_RETRIES);
+			continue;
+		}
+		if (op == PC_OP_TRUNCATE) {
+			r = __pc_truncate_locked(m, start);
+		} else {
+			r = __pc_punch_locked(m, start, end, first, last_excl);
+			if (r == 0 && op == PC_OP_ZERO)
+				pc_mapping_grow_size(m, end);
+		}
+		pc_rwsem_up_write(&m->invalidate_lock);
+		break;
+	}
+	if (r == 0)
+		pc_stat_inc(m->cache, op == PC_OP_TRUNCATE ? PC_STAT_TRUNCATES : PC_STAT_PUNCHES);
+	return r;
+}
+
+PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	r = pc_check_range(off, len);
+	if (r < 0)
+		return r;
+	return pc_invalidate(m, PC_OP_PUNCH, off, off + len);
+}
+
+PC_API int pc_zero_range(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	uint64_t max;
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	r = pc_check_range(off, len);
+	if (r < 0)
+		return r;
+	max = m->backend->ops.max_size;
+	if (max && off + len > max)
+		return -EFBIG;
+	return pc_invalidate(m, PC_OP_ZERO, off, off + len);
+}
+
+PC_API int pc_truncate(struct pc_mapping *m, uint64_t size)
+{
+	uint64_t max;
+
+	if (!m)
+		return -EINVAL;
+	if (size > PC_MAX_SIZE)
+		return -EFBIG;
+	max = m->backend->ops.max_size;
+	if (max && size > max)
+		return -EFBIG;
+	return pc_invalidate(m, PC_OP_TRUNCATE, size, UINT64_MAX);
+}
+
+PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	uint64_t first, last;
+	int r;
+
+	if (!m || off > PC_MAX_SIZE)
+		return -EINVAL;
+	if (len && len > PC_MAX_SIZE - off)
+		return -EFBIG;
+	if (pc_rwsem_held(&m->invalidate_lock) != PC_LOCK_EXCL)
+		return -EPERM;
+	first = off >> PC_PAGE_SHIFT;
+	last = len ? (off + len - 1) >> PC_PAGE_SHIFT : UINT64_MAX;
+	/* No data may be lost: write dirty pages first, and stop if that fails. */
+	r = __pc_writeback_range(m, first, last);
+	if (r < 0)
+		return r;
+	/* Pins on removed pages keep their memory; we cannot wait with the lock held. */
+	__pc_remove_range(m, first, last);
+	return 0;
+}

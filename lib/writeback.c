@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Writeback: dirty pages to the backend (pc_sync(), and before pages are
+ * dropped by pc_invalidate_range() and pc_close()).
+ *
+ * Writeback looks up and allocates block mappings, so it is a fill path in
+ * the sense of G2 and runs under the invalidate_lock (shared from pc_sync(),
+ * exclusive from the invalidation calls).  A punch therefore never runs
+ * while a page is being written, and a dirty page in a punched range is
+ * dropped, never written into freed blocks (G6).
+ *
+ * Per page, under the page lock:
+ *   dirty --clear PG_DIRTY, set PG_WRITEBACK--> being written
+ *   being written --write ok--> clean   (or dirty again, see below)
+ *   being written --write error--> dirty (the error is returned)
+ * A page pinned for write (PG_WRMAPPED) may be stored into through the pin
+ * while it is written, so while such a pin is held the page stays dirty and
+ * the next pc_sync() writes it again.
+ *
+ * This is the simple writer of the core issue: one page per backend write,
+ * no background flushing and no errseq; the writeback issue replaces it.
+ * wb_lock serialises writers of one mapping so that the backend size is
+ * raised once before any block past it is allocated.
+ */
+#include <errno.h>
+
+#include <pagecache.h>
+
+#include "filemap.h"
+#include "inject.h"
+
+#define PC_WB_BATCH 32
+
+/* Write one locked dirty page.  Returns 0 or the backend's error. */
+static int __pc_writepage(struct pc_mapping *m, struct pc_page *p)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	uint64_t off = p->index << PC_PAGE_SHIFT;
+	struct pc_extent ext;
+	int r;
+
+	__pc_page_clear_dirty(m, p);
+	pc_page_set_flag(p, PG_WRITEBACK);
+	r = ops->alloc(m->backend->priv, m->obj, off, PC_PAGE_SIZE, &ext);
+	if (r == 0 && (ext.type == PC_EXTENT_HOLE || ext.offset > off ||
+		       off - ext.offset >= ext.length))
+		r = -EIO;	/* the backend did not allocate what we asked */
+	PC_INJECT("writeback_after_alloc");
+	if (r == 0)
+		r = ops->write(m->backend->priv, m->obj, ext.addr + (off - ext.offset), p->data,
+			       PC_PAGE_SIZE);
+	pc_page_clear_flag(p, PG_WRITEBACK);
+	if (r < 0) {
+		pc_stat_inc(m->cache, PC_STAT_WRITE_ERRORS);
+		__pc_page_set_dirty(m, p);
+		return r;
+	}
+	pc_stat_inc(m->cache, PC_STAT_WRITEBACKS);
+	if (pc_page_test(p, PG_WRMAPPED)) {
+		/* The index and we hold two references; more are pins. */
+		if (pc_page_refs(p) > 2)
+			__pc_page_set_dirty(m, p);
+		else
+			pc_page_clear_flag(p, PG_WRMAPPED);
+	}
+	return 0;
+}
+
+int __pc_writeback_range(struct pc_mapping *m, uint64_t first, uint64_t last)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	struct pc_page *batch[PC_WB_BATCH];
+	uint64_t indices[PC_WB_BATCH];
+	uint64_t size;
+	bool done = false;
+	int err = 0, r;
+
+	pc_assert_invalidate_held(m, PC_LOCK_ANY);
+	pthread_mutex_lock(&m->wb_lock);
+	pc_lockdep_acquire(&m->wb_lock, PC_LC_WRITEBACK, PC_LOCK_EXCL, "wb_lock");
+
+	/* Blocks are allocated below; the backend must know the size first. */
+	size = pc_mapping_size(m);
+	if (size != m->backend_size) {
+		r = ops->set_size(m->backend->priv, m->obj, size);
+		if (r < 0) {
+			err = r;
+			goto out;
+		}
+		m->backend_size = size;
+	}
+
+	while (!done) {
+		unsigned n;
+
+		pc_rcu_read_lock();
+		n = pc_index_gang(&m->pages, &first, last, PC_MARK_DIRTY, (void **)batch, indices,
+				  PC_WB_BATCH, &done);
+		for (unsigned i = 0; i < n; i++)
+			if (!pc_page_get_unless_zero(batch[i]))
+				batch[i] = NULL;
+		pc_rcu_read_unlock();
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			struct pc_page *p = batch[i];
+
+			if (!p)
+				continue;
+			pc_page_lock(p);
+			if (pc_page_test(p, PG_DIRTY) && !pc_page_test(p, PG_REMOVED)) {
+				r = __pc_writepage(m, p);
+				if (r < 0 && !err)
+					err = r;
+			}
+			pc_page_unlock(p);
+			pc_page_release(p);
+		}
+	}
+	if (ops->flush) {
+		r = ops->flush(m->backend->priv, m->obj);
+		if (r < 0 && !err)
+			err = r;
+	}
+out:
+	pc_lockdep_release(&m->wb_lock);
+	pthread_mutex_unlock(&m->wb_lock);
+	return err;
+}
+
+PC_API int pc_sync(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	uint64_t last;
+	int r;
+
+	if (!m || off > PC_MAX_SIZE)
+		return -EINVAL;
+	if (len == 0)
+		last = UINT64_MAX;
+	else if (len > PC_MAX_SIZE - off)
+		return -EFBIG;
+	else
+		last = (off + len - 1) >> PC_PAGE_SHIFT;
+	r = pc_check_not_holding(m);
+	if (r < 0)
+		return r;
+	pc_rwsem_down_read(&m->invalidate_lock);
+	r = __pc_writeback_range(m, off >> PC_PAGE_SHIFT, last);
+	pc_rwsem_up_read(&m->invalidate_lock);
+	return r;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared helpers for the cmocka tests: a RAM-backed fixture and assertions. */
+#ifndef PC_TEST_HELPERS_H
+#define PC_TEST_HELPERS_H
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <pagecache.h>
+
+#define PS 4096u
+#define SKIP_EXIT 77
+#define PC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PC_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+struct fixture {
+	struct pc_cache *cache;
+	struct pc_backend *be;
+	struct pc_mapping *m;
+};
+
+/* A cache of @cache_bytes, a RAM device of @dev_bytes, object "obj" open. */
+static inline struct fixture *fixture_new(uint64_t cache_bytes, uint64_t dev_bytes)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(pc_cache_new(&f->cache, cache_bytes), 0);
+	assert_int_equal(pc_backend_ram_new(&f->be, dev_bytes), 0);
+	assert_int_equal(pc_open(&f->m, f->cache, f->be, "obj", PC_CREAT), 0);
+	return f;
+}
+
+static inline void fixture_delete(struct fixture *f)
+{
+	if (f->m)
+		assert_int_equal(pc_close(&f->m), 0);
+	pc_backend_delete(&f->be);
+	pc_cache_delete(&f->cache);
+	free(f);
+}
+
+static inline struct pc_stats stats_of(struct pc_cache *c)
+{
+	struct pc_stats st;
+
+	assert_int_equal(pc_stats(c, &st, sizeof(st)), 0);
+	return st;
+}
+
+static inline void fill_pattern(void *buf, size_t len, unsigned seed)
+{
+	unsigned char *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
+}
+
+static inline int is_zero(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* The object's whole contents, read through the cache. */
+static inline void read_all(struct pc_mapping *m, void *buf, size_t len)
+{
+	assert_int_equal(pc_read(m, buf, len, 0, 0), (ssize_t)len);
+}
+
+#endif /* PC_TEST_HELPERS_H */

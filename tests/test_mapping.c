@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of mappings and backends: pc_open, pc_close, pc_size, pc_backend_*. */
+#include <pagecache/backend.h>
+
+#include "helpers.h"
+
+static void test_open_flags(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m = NULL, *m2 = NULL;
+	uint64_t size;
+	char buf[10];
+
+	(void)state;
+	assert_int_equal(pc_cache_new(&c, 0), 0);
+	assert_int_equal(pc_backend_ram_new(&b, 1 << 20), 0);
+	assert_int_equal(pc_open(&m, c, b, "a", 0), -ENOENT);
+	assert_null(m);
+	assert_int_equal(pc_open(&m, c, b, "a", PC_CREAT | PC_EXCL), 0);
+	assert_int_equal(pc_size(m, &size), 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(pc_write(m, "0123456789", 10, 0, 0), 10);
+	/* One mapping per object: a second open is refused. */
+	assert_int_equal(pc_open(&m2, c, b, "a", 0), -EBUSY);
+	assert_int_equal(pc_open(&m2, c, b, "a", PC_CREAT), -EBUSY);
+	assert_null(m2);
+	assert_int_equal(pc_backend_unlink(b, "a"), -EBUSY);
+	assert_int_equal(pc_close(&m), 0);
+	assert_null(m);
+	assert_int_equal(pc_open(&m, c, b, "a", PC_CREAT | PC_EXCL), -EEXIST);
+	assert_int_equal(pc_open(&m, c, b, "a", 0), 0);
+	assert_int_equal(pc_size(m, &size), 0);
+	assert_int_equal(size, 10);
+	assert_int_equal(pc_read(m, buf, 10, 0, 0), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	assert_int_equal(pc_close(&m), 0);
+	assert_int_equal(pc_open(&m, c, b, "a", PC_TRUNC), 0);
+	assert_int_equal(pc_size(m, &size), 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(pc_read(m, buf, 10, 0, 0), 0);
+	assert_int_equal(pc_close(&m), 0);
+	assert_int_equal(pc_backend_unlink(b, "a"), 0);
+	assert_int_equal(pc_backend_unlink(b, "a"), -ENOENT);
+	assert_int_equal(pc_open(&m, c, b, "a", 0), -ENOENT);
+	pc_backend_delete(&b);
+	assert_null(b);
+	pc_cache_delete(&c);
+	assert_null(c);
+}
+
+static void test_objects_are_independent(void **state)
+{
+	struct fixture *f = fixture_new(0, 1 << 20);
+	struct pc_mapping *o;
+	char a[PS], b[PS], buf[PS];
+
+	(void)state;
+	fill_pattern(a, PS, 1);
+	fill_pattern(b, PS, 2);
+	assert_int_equal(pc_open(&o, f->cache, f->be, "other", PC_CREAT), 0);
+	assert_int_equal(pc_write(f->m, a, PS, 0, 0), PS);
+	assert_int_equal(pc_write(o, b, PS, 0, 0), PS);
+	assert_int_equal(pc_sync(o, 0, 0), 0);
+	assert_int_equal(pc_sync(f->m, 0, 0), 0);
+	assert_int_equal(pc_close(&o), 0);
+	assert_int_equal(pc_close(&f->m), 0);
+	assert_int_equal(pc_open(&f->m, f->cache, f->be, "obj", 0), 0);
+	assert_int_equal(pc_open(&o, f->cache, f->be, "other", 0), 0);
+	assert_int_equal(pc_read(f->m, buf, PS, 0, 0), PS);
+	assert_memory_equal(buf, a, PS);
+	assert_int_equal(pc_read(o, buf, PS, 0, 0), PS);
+	assert_memory_equal(buf, b, PS);
+	assert_int_equal(pc_close(&o), 0);
+	fixture_delete(f);
+}
+
+static void test_bad_input(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m = NULL;
+	char longname[300];
+
+	(void)state;
+	assert_int_equal(pc_cache_new(&c, 0), 0);
+	assert_int_equal(pc_backend_ram_new(&b, 1 << 20), 0);
+	assert_int_equal(pc_open(NULL, c, b, "a", PC_CREAT), -EINVAL);
+	assert_int_equal(pc_open(&m, NULL, b, "a", PC_CREAT), -EINVAL);
+	assert_int_equal(pc_open(&m, c, NULL, "a", PC_CREAT), -EINVAL);
+	assert_int_equal(pc_open(&m, c, b, NULL, PC_CREAT), -EINVAL);
+	assert_int_equal(pc_open(&m, c, b, "", PC_CREAT), -EINVAL);
+	assert_int_equal(pc_open(&m, c, b, "a", 0x100), -EINVAL);
+	assert_int_equal(pc_open(&m, c, b, "a/b", PC_CREAT), -EINVAL);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_int_equal(pc_open(&m, c, b, longname, PC_CREAT), -EINVAL);
+	assert_null(m);
+	/* None of these created "a". */
+	assert_int_equal(pc_open(&m, c, b, "a", 0), -ENOENT);
+	assert_int_equal(pc_close(NULL), -EINVAL);
+	assert_int_equal(pc_close(&m), -EINVAL);
+	assert_int_equal(pc_backend_unlink(NULL, "a"), -EINVAL);
+	assert_int_equal(pc_backend_unlink(b, NULL), -EINVAL);
+	assert_int_equal(pc_backend_unlink(b, ""), -EINVAL);
+	assert_int_equal(pc_backend_ram_new(NULL, 1 << 20), -EINVAL);
+	struct pc_backend *b2 = NULL;
+	assert_int_equal(pc_backend_ram_new(&b2, 0), -EINVAL);
+	assert_int_equal(pc_backend_ram_new(&b2, 100), -EINVAL);
+	assert_null(b2);
+	pc_backend_delete(NULL);
+	pc_backend_delete(&b2);
+	pc_backend_delete(&b);
+	pc_cache_delete(&c);
+}
+
+static int dummy_open(void *p, const char *n, unsigned f, void **o)
+{
+	(void)p; (void)n; (void)f; (void)o;
+	return -ENOSYS;
+}
+
+static void test_backend_new_validates_ops(void **state)
+{
+	struct pc_backend_ops ops = { 0 };
+	struct pc_backend *b = NULL;
+
+	(void)state;
+	ops.version = PC_BACKEND_OPS_VERSION;
+	ops.size = sizeof(ops);
+	assert_int_equal(pc_backend_new(NULL, &ops, NULL), -EINVAL);
+	assert_int_equal(pc_backend_new(&b, NULL, NULL), -EINVAL);
+	assert_int_equal(pc_backend_new(&b, &ops, NULL), -EINVAL);	/* no ops */
+	ops.open = dummy_open;
+	assert_int_equal(pc_backend_new(&b, &ops, NULL), -EINVAL);	/* still missing ops */
+	ops.version = 99;
+	assert_int_equal(pc_backend_new(&b, &ops, NULL), -EINVAL);
+	ops.version = PC_BACKEND_OPS_VERSION;
+	ops.size = 8;
+	assert_int_equal(pc_backend_new(&b, &ops, NULL), -EINVAL);
+	assert_null(b);
+}
+
+static void test_version(void **state)
+{
+	(void)state;
+	assert_string_equal(pc_version(), "0.1.0");
+	assert_int_equal(pc_page_size(), 4096);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_flags),
+		cmocka_unit_test(test_objects_are_independent),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_backend_new_validates_ops),
+		cmocka_unit_test(test_version),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
