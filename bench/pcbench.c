@@ -748,16 +748,18 @@ static void print_report(const struct pcb_report *rep, const struct pcb_opts *o,
 	const char *size = report_param_get(rep, "size");
 
 	printf("pcbench %s: %s\n", rep->scenario, desc);
-	printf("  machine  nproc %ld (%ld cores), CPU %s\n", mc->nproc, mc->nproc, mc->cpu);
-	printf("  system   %s, THP %s, libpagecache %s\n", mc->kernel, mc->thp, pc_version());
-	printf("  date     %s\n", mc->date);
+	printf("  %-12s nproc %ld (%ld cores), CPU %s\n", "machine", mc->nproc, mc->nproc,
+	       mc->cpu);
+	printf("  %-12s %s, THP %s, libpagecache %s\n", "system", mc->kernel, mc->thp,
+	       pc_version());
+	printf("  %-12s %s\n", "date", mc->date);
 	if (size)
-		printf("  object   %.0f MiB\n", strtod(size, NULL) / PCB_MIB);
-	printf("  runs     %u%s, ~%.2f s per run, pairs alternate\n", o->runs,
+		printf("  %-12s %.0f MiB\n", "object", strtod(size, NULL) / PCB_MIB);
+	printf("  %-12s %u%s, ~%.2f s per run, pairs alternate\n", "runs", o->runs,
 	       o->quick ? " (quick)" : "", o->seconds);
 	for (unsigned i = 0; i < rep->nparams; i++)
 		if (strcmp(rep->params[i].key, "size"))
-			printf("  %-8s %s\n", rep->params[i].key, rep->params[i].val);
+			printf("  %-12s %s\n", rep->params[i].key, rep->params[i].val);
 
 	printf("\n%-24s %-7s %10s %21s %12s\n", "variant", "unit", "median", "min - max",
 	       "ops/run");

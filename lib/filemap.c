@@ -331,14 +331,19 @@ PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct p
 
 	if (!m || !out || (flags & ~PC_FAULT_WRITE) || off > PC_MAX_SIZE)
 		return -EINVAL;
+	/*
+	 * A miss takes the mmap lock and then the invalidate_lock, so a holder
+	 * of the latter may not fault.  Refuse on hits too, so the answer does
+	 * not depend on what happens to be cached.
+	 */
+	if (pc_check_not_holding(m) < 0)
+		return -EDEADLK;
 	p = pc_page_lookup(m, index);
 	if (pc_likely(p != NULL && pc_page_test(p, PG_UPTODATE))) {
 		pc_stat_inc(m->cache, PC_STAT_HITS);
 	} else {
 		if (p)
 			pc_page_release(p);
-		if (pc_check_not_holding(m) < 0)
-			return -EDEADLK;
 		/* Lock order: mmap_lock, then invalidate_lock (mapping.c). */
 		pc_rwsem_down_read(&m->mmap_lock);
 		pc_fill_lock(m, false);

@@ -50,7 +50,8 @@ static void test_copy_under_exclusive_lock(void **state)
 	/* Without PC_LOCKED the holder gets an error, not a deadlock. */
 	assert_int_equal(pc_read(f->m, out, PS, 3 * PS, 0), -EDEADLK);
 	struct pc_page *p;
-	assert_int_equal(pc_fault(f->m, 3 * PS, 0, &p), -EDEADLK);
+	assert_int_equal(pc_fault(f->m, 3 * PS, 0, &p), -EDEADLK);	/* not cached */
+	assert_int_equal(pc_fault(f->m, 0, 0, &p), -EDEADLK);	/* cached: same answer */
 	pc_invalidate_unlock(f->m);
 	pthread_join(t, NULL);
 	assert_int_equal(r.ret, PS);
