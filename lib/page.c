@@ -163,6 +163,22 @@ struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
 	return p;
 }
 
+unsigned pc_page_gang_get(struct pc_mapping *m, uint64_t *first, uint64_t last, int mark,
+			  struct pc_page **pages, unsigned n, bool *done)
+{
+	uint64_t indices[PC_PAGE_GANG_MAX];
+	unsigned found, kept = 0;
+
+	pc_rcu_read_lock();
+	found = pc_index_gang(&m->pages, first, last, mark, (void **)pages, indices,
+			      PC_MIN(n, PC_PAGE_GANG_MAX), done);
+	for (unsigned i = 0; i < found; i++)
+		if (pc_page_get_unless_zero(pages[i]))
+			pages[kept++] = pages[i];
+	pc_rcu_read_unlock();
+	return kept;
+}
+
 void pc_page_wait_pins(struct pc_page *p, int mine)
 {
 	struct pc_wait_bucket *b;

@@ -130,6 +130,15 @@ void pc_page_release(struct pc_page *p);
  */
 struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index);
 /*
+ * Up to @n (at most PC_PAGE_GANG_MAX) pages of @m with index in [*first, last] (with @mark unless
+ * PC_MARK_NONE), each with a reference, in index order; see pc_index_gang()
+ * for *first and *done.  Pages that were dying are left out.  Takes the RCU
+ * read lock itself.
+ */
+#define PC_PAGE_GANG_MAX 32
+unsigned pc_page_gang_get(struct pc_mapping *m, uint64_t *first, uint64_t last, int mark,
+			  struct pc_page **pages, unsigned n, bool *done);
+/*
  * Wait until @p has no references but @mine (the caller's own).  Call with
  * no lock held: a holder may need any of them to finish.
  */

@@ -41,7 +41,6 @@
 #include "filemap.h"
 #include "inject.h"
 
-#define PC_INVAL_BATCH 32
 #define PC_INVAL_MAX_RETRIES 64
 
 /*
@@ -53,30 +52,19 @@
 static struct pc_page *__pc_walk_range(struct pc_mapping *m, uint64_t first, uint64_t last,
 				       bool remove)
 {
-	struct pc_page *batch[PC_INVAL_BATCH];
-	uint64_t indices[PC_INVAL_BATCH];
+	struct pc_page *batch[PC_PAGE_GANG_MAX];
 	struct pc_page *busy = NULL;
 	bool done = false;
 
 	pc_assert_invalidate_held(m, PC_LOCK_EXCL);
 	while (!done) {
-		unsigned n;
+		unsigned n = pc_page_gang_get(m, &first, last, PC_MARK_NONE, batch,
+					      PC_PAGE_GANG_MAX, &done);
 
-		pc_rcu_read_lock();
-		n = pc_index_gang(&m->pages, &first, last, PC_MARK_NONE, (void **)batch, indices,
-				  PC_INVAL_BATCH, &done);
-		for (unsigned i = 0; i < n; i++)
-			if (!pc_page_get_unless_zero(batch[i]))
-				batch[i] = NULL;
-		pc_rcu_read_unlock();
-		if (n == 0)
-			break;
 		for (unsigned i = 0; i < n; i++) {
 			struct pc_page *p = batch[i];
 			int mine;
 
-			if (!p)
-				continue;
 			if (remove) {
 				pc_page_lock(p);
 				if (!pc_page_test(p, PG_REMOVED))
@@ -90,8 +78,7 @@ static struct pc_page *__pc_walk_range(struct pc_mapping *m, uint64_t first, uin
 				busy = p;
 				if (!remove) {
 					for (unsigned j = i + 1; j < n; j++)
-						if (batch[j])
-							pc_page_release(batch[j]);
+						pc_page_release(batch[j]);
 					return busy;
 				}
 				continue;
@@ -265,32 +252,32 @@ static int pc_invalidate(struct pc_mapping *m, enum pc_inval_op op, uint64_t sta
 	return r;
 }
 
-PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
+/* Arguments of pc_punch() and pc_zero_range(): 0, -EINVAL or -EFBIG. */
+static int pc_check_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
 {
+	uint64_t max = m ? m->backend->ops.max_size : 0;
 	int r;
 
 	if (!m)
 		return -EINVAL;
 	r = pc_check_range(off, len);
-	if (r < 0)
-		return r;
-	return pc_invalidate(m, PC_OP_PUNCH, off, off + len);
+	if (r == 0 && max && off + len > max)
+		r = -EFBIG;
+	return r;
+}
+
+PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	int r = pc_check_punch(m, off, len);
+
+	return r < 0 ? r : pc_invalidate(m, PC_OP_PUNCH, off, off + len);
 }
 
 PC_API int pc_zero_range(struct pc_mapping *m, uint64_t off, uint64_t len)
 {
-	uint64_t max;
-	int r;
+	int r = pc_check_punch(m, off, len);
 
-	if (!m)
-		return -EINVAL;
-	r = pc_check_range(off, len);
-	if (r < 0)
-		return r;
-	max = m->backend->ops.max_size;
-	if (max && off + len > max)
-		return -EFBIG;
-	return pc_invalidate(m, PC_OP_ZERO, off, off + len);
+	return r < 0 ? r : pc_invalidate(m, PC_OP_ZERO, off, off + len);
 }
 
 PC_API int pc_truncate(struct pc_mapping *m, uint64_t size)

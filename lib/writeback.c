@@ -29,8 +29,6 @@
 #include "filemap.h"
 #include "inject.h"
 
-#define PC_WB_BATCH 32
-
 /* Write one locked dirty page.  Returns 0 or the backend's error. */
 static int __pc_writepage(struct pc_mapping *m, struct pc_page *p)
 {
@@ -69,8 +67,7 @@ static int __pc_writepage(struct pc_mapping *m, struct pc_page *p)
 int __pc_writeback_range(struct pc_mapping *m, uint64_t first, uint64_t last)
 {
 	const struct pc_backend_ops *ops = &m->backend->ops;
-	struct pc_page *batch[PC_WB_BATCH];
-	uint64_t indices[PC_WB_BATCH];
+	struct pc_page *batch[PC_PAGE_GANG_MAX];
 	uint64_t size;
 	bool done = false;
 	int err = 0, r;
@@ -91,22 +88,12 @@ int __pc_writeback_range(struct pc_mapping *m, uint64_t first, uint64_t last)
 	}
 
 	while (!done) {
-		unsigned n;
+		unsigned n = pc_page_gang_get(m, &first, last, PC_MARK_DIRTY, batch,
+					      PC_PAGE_GANG_MAX, &done);
 
-		pc_rcu_read_lock();
-		n = pc_index_gang(&m->pages, &first, last, PC_MARK_DIRTY, (void **)batch, indices,
-				  PC_WB_BATCH, &done);
-		for (unsigned i = 0; i < n; i++)
-			if (!pc_page_get_unless_zero(batch[i]))
-				batch[i] = NULL;
-		pc_rcu_read_unlock();
-		if (n == 0)
-			break;
 		for (unsigned i = 0; i < n; i++) {
 			struct pc_page *p = batch[i];
 
-			if (!p)
-				continue;
 			pc_page_lock(p);
 			if (pc_page_test(p, PG_DIRTY) && !pc_page_test(p, PG_REMOVED)) {
 				r = __pc_writepage(m, p);

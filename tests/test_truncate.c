@@ -216,6 +216,7 @@ static void test_bad_input_changes_nothing(void **state)
 	assert_int_equal(pc_zero_range(f->m, 0, 0), -EINVAL);
 	assert_int_equal(pc_zero_range(f->m, 10, UINT64_MAX - 5), -EFBIG);
 	assert_int_equal(pc_zero_range(f->m, 1ull << 40, 1), -EFBIG);	/* RAM max */
+	assert_int_equal(pc_punch(f->m, (1ull << 40) - 1, 2), -EFBIG);
 	assert_int_equal(pc_truncate(NULL, 0), -EINVAL);
 	assert_int_equal(pc_truncate(f->m, PC_MAX_SIZE + 1), -EFBIG);
 	assert_int_equal(pc_truncate(f->m, (1ull << 40) + 1), -EFBIG);
