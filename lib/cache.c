@@ -33,13 +33,24 @@
 __thread unsigned pc_stat_stripe_id __attribute__((tls_model("initial-exec")));
 static unsigned pc_stat_next_stripe;
 
-/* Threads get stripes in turn, so the first PC_STAT_STRIPES never share one. */
+/*
+ * Threads get ids in turn, from 1 (0 means "not yet").  Ids below
+ * PC_STAT_STRIPES own the stripe of that number; the rest share stripe 0.
+ * The counter saturates, so ids are never reused by a later thread.
+ */
 unsigned pc_stat_stripe_slow(void)
 {
-	unsigned id = __atomic_add_fetch(&pc_stat_next_stripe, 1, __ATOMIC_RELAXED);
+	unsigned id = __atomic_load_n(&pc_stat_next_stripe, __ATOMIC_RELAXED);
 
-	if (!id)	/* 0 means "unassigned"; skip it on wrap-around */
-		id = __atomic_add_fetch(&pc_stat_next_stripe, 1, __ATOMIC_RELAXED);
+	do {
+		if (id >= PC_STAT_STRIPES) {
+			id = PC_STAT_STRIPES;
+			break;
+		}
+	} while (!__atomic_compare_exchange_n(&pc_stat_next_stripe, &id, id + 1, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	if (id < PC_STAT_STRIPES)
+		id++;
 	pc_stat_stripe_id = id;
 	return id;
 }

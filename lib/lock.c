@@ -18,8 +18,10 @@ struct pc_rwsem_held {
 	int mode;
 };
 
-static __thread struct pc_rwsem_held pc_held[PC_RWSEM_HELD_MAX];
-static __thread int pc_nheld;
+/* initial-exec: pc_rwsem_held() is on the fault path; avoid __tls_get_addr. */
+static __thread struct pc_rwsem_held pc_held[PC_RWSEM_HELD_MAX]
+	__attribute__((tls_model("initial-exec")));
+static __thread int pc_nheld __attribute__((tls_model("initial-exec")));
 
 static void pc_held_push(const struct pc_rwsem *s, int mode)
 {

@@ -11,14 +11,17 @@
  *   __pc_page_remove()         PG_REMOVED, the index reference is dropped
  *   last pc_page_release()     data back to the cache; struct freed after RCU
  *
- * Pin waits.  pc_page_wait_pins() sets PG_PINWAIT and then reads the
- * refcount; pc_page_release() drops the refcount and then reads PG_PINWAIT.
- * Both are sequentially consistent, so at least one of the two sees the
- * other: either the waiter sees the count already low, or the putter sees
- * the flag and wakes the waiter.  The waiter re-reads the count under the
- * bucket mutex that the waker takes, so the wake-up cannot fall between the
- * waiter's check and its sleep.  PG_PINWAIT is never cleared: the page is
- * removed and dying, and a spurious wake-up costs a mutex round trip.
+ * Pin waits.  pc_page_wait_pins() sets PC_REF_PINWAIT in the refcount word
+ * and pc_page_release() decrements that word; both are read-modify-writes of
+ * one location, so one comes first.  If the decrement does, the waiter's
+ * check sees the lower count; if the flag does, the decrement's result
+ * shows it and the putter wakes the bucket.  The waiter checks the count
+ * under the bucket mutex that the waker takes, so the wake-up cannot fall
+ * between its check and its sleep.  The waiter holds a reference, so the
+ * count cannot reach zero while it waits, and the waker needs only the
+ * page's address to find the bucket: it never touches a page it no longer
+ * holds.  The flag is never cleared: a later spurious wake-up costs a mutex
+ * round trip.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,6 +84,7 @@ static void pc_page_free_rcu(struct rcu_head *head)
 {
 	struct pc_page *p = pc_container_of(head, struct pc_page, rcu);
 
+	pc_rcu_callback_begin(head);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -96,7 +100,7 @@ static void pc_page_free(struct pc_page *p)
 	pc_call_rcu(&p->rcu, pc_page_free_rcu);
 }
 
-static void pc_page_wake(struct pc_page *p)
+static void pc_page_wake(const struct pc_page *p)
 {
 	struct pc_wait_bucket *b = pc_wait_bucket(p);
 
@@ -107,20 +111,13 @@ static void pc_page_wake(struct pc_page *p)
 
 void pc_page_release(struct pc_page *p)
 {
-	/*
-	 * Once our reference is gone another put may free the struct; the
-	 * RCU read lock keeps it readable while we look at PG_PINWAIT.
-	 */
-	pc_rcu_read_lock();
-	if (__atomic_sub_fetch(&p->refcount, 1, __ATOMIC_SEQ_CST) == 0) {
-		pc_rcu_read_unlock();
+	/* Release: our accesses to the page come before a free by whoever drops it last. */
+	int r = __atomic_sub_fetch(&p->refcount, 1, __ATOMIC_ACQ_REL);
+
+	if ((r & PC_REF_MASK) == 0)
 		pc_page_free(p);
-		return;
-	}
-	/* Pairs with the flag set in pc_page_wait_pins(): see the top. */
-	if (pc_unlikely(__atomic_load_n(&p->flags, __ATOMIC_SEQ_CST) & PG_PINWAIT))
-		pc_page_wake(p);
-	pc_rcu_read_unlock();
+	else if (pc_unlikely(r & PC_REF_PINWAIT))
+		pc_page_wake(p);	/* see the top: uses @p's address only */
 }
 
 PC_API void pc_page_put(struct pc_page *p)
@@ -186,7 +183,7 @@ void pc_page_wait_pins(struct pc_page *p, int mine)
 	pc_lockdep_assert_none_from(PC_LC_MMAP, "waiting for pins");
 	pthread_once(&pc_wait_once, pc_wait_table_init);
 	b = pc_wait_bucket(p);
-	pc_page_set_flag(p, PG_PINWAIT);
+	__atomic_fetch_or(&p->refcount, PC_REF_PINWAIT, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&b->lock);
 	while (pc_page_refs(p) > mine)
 		pthread_cond_wait(&b->cond, &b->lock);

@@ -26,7 +26,8 @@
  * Flags are changed with atomic bit operations; the page lock (a mutex)
  * serialises fills, writes into the page, writeback and invalidation of one
  * page.  Waiting for pins to drain uses a hashed table of condition
- * variables (pc_page_wait_pins()), woken by pc_page_put().
+ * variables (pc_page_wait_pins()), woken by pc_page_put() when the refcount
+ * word says a waiter is there (PC_REF_PINWAIT).
  */
 #ifndef PC_PAGE_H
 #define PC_PAGE_H
@@ -47,12 +48,20 @@ enum {
 	PG_DIRTY = 1u << 1,	/* data newer than the backend */
 	PG_WRITEBACK = 1u << 2,	/* being written to the backend */
 	PG_REMOVED = 1u << 3,	/* left the index (invariant 3) */
-	PG_PINWAIT = 1u << 4,	/* someone waits for pins to drain: put must wake */
-	PG_WRMAPPED = 1u << 5,	/* pinned for write since last clean */
+	PG_WRMAPPED = 1u << 4,	/* pinned for write since last clean */
 };
 
+/*
+ * The refcount word holds the count in its low bits and PC_REF_PINWAIT, set
+ * by pc_page_wait_pins(): a put that leaves the bit set must wake the
+ * waiter.  Keeping the bit in the same word lets a put learn both from the
+ * result of its own decrement, without touching the page again.
+ */
+#define PC_REF_PINWAIT (1 << 30)
+#define PC_REF_MASK (PC_REF_PINWAIT - 1)
+
 struct pc_page {
-	int refcount;			/* atomic; invariant 1 */
+	int refcount;			/* atomic; invariant 1; PC_REF_* */
 	unsigned flags;			/* atomic PG_* bits */
 	uint64_t index;			/* page index in @mapping */
 	struct pc_mapping *mapping;
@@ -88,7 +97,7 @@ static inline bool pc_page_get_unless_zero(struct pc_page *p)
 	int r = __atomic_load_n(&p->refcount, __ATOMIC_RELAXED);
 
 	do {
-		if (r == 0)
+		if ((r & PC_REF_MASK) == 0)
 			return false;
 	} while (!__atomic_compare_exchange_n(&p->refcount, &r, r + 1, true, __ATOMIC_ACQUIRE,
 					      __ATOMIC_RELAXED));
@@ -103,7 +112,7 @@ static inline void pc_page_get(struct pc_page *p)
 
 static inline int pc_page_refs(const struct pc_page *p)
 {
-	return __atomic_load_n(&p->refcount, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&p->refcount, __ATOMIC_SEQ_CST) & PC_REF_MASK;
 }
 
 static inline void pc_page_lock(struct pc_page *p)

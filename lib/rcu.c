@@ -13,6 +13,8 @@
 
 __thread int pc_rcu_registered __attribute__((tls_model("initial-exec")));
 
+char pc_rcu_tsan_gp;
+
 static pthread_key_t pc_rcu_key;
 static pthread_once_t pc_rcu_once = PTHREAD_ONCE_INIT;
 
