@@ -19,10 +19,14 @@
  * Height.  The root node has the smallest shift whose span covers the
  * largest index present.  A full tree has ceil(64 / PC_INDEX_SHIFT) levels;
  * when PC_INDEX_SHIFT does not divide 64, the top level uses only the bits
- * that are left (one bit, slots 0 and 1, with 8-slot nodes).  A tree whose
- * only entry is an unmarked index 0 has no node: the entry sits in root.
- * struct pc_index has no room for the marks of that entry, so a marked index
- * 0 always lives in a leaf (index_root_to_leaf(), index_shrink()).
+ * that are left (one bit, slots 0 and 1, with 8-slot nodes).  Every entry
+ * lives in a leaf, so root is NULL or a node, never an entry: the smallest
+ * tree, even one that holds only index 0, is a single leaf.  The reason is
+ * marks.  They live in the node that holds the entry, and struct pc_index
+ * has no room for them, so an entry kept in root would need a leaf allocated
+ * when it is first marked; but __pc_index_set_mark() runs after a write has
+ * copied data into the page, where failing is not an option.  With every
+ * entry in a leaf, setting a mark never allocates and never fails.
  *
  * Transitions, all under ix->lock:
  *  - Insert: index_nodes_needed() counts the nodes, and all of them are
@@ -33,11 +37,14 @@
  *    then makes it reachable with a single store.
  *  - Set mark: set the slot's bit in the leaf, then in each ancestor up to
  *    the first bit already set (invariant 3: everything above it is set).
+ *    The entry's leaf exists already, so this never allocates.
  *  - Clear mark, erase: clear the bit in the leaf, and in the parent while
  *    the node below has no bit of that mark left.  Erase then unlinks and
- *    retires each node whose count reached 0 (index_prune()), and
- *    index_shrink() replaces a root whose only slot in use is slot 0 by that
- *    slot's node, or by the entry itself when it is an unmarked index 0.
+ *    retires each node whose count reached 0 (index_prune(); an emptied
+ *    tree loses its root leaf too), and index_shrink() replaces a root whose
+ *    only slot in use is slot 0 by that slot's node, stopping at a leaf: a
+ *    leaf root stays, whatever it holds.  Clearing a mark never changes the
+ *    shape of the tree.
  *  - Destroy retires every node.
  *
  * Concurrency.  Readers (pc_index_load, _get_mark, _find, _gang) run under
@@ -52,8 +59,8 @@
  *     reachable (shrink moves a child into root) is a release store too: for
  *     a reader that starts at the new root, that store is its only path to
  *     the node.
- *  2. Unlinking stores NULL with uatomic_set(): nothing is published, so no
- *     order is needed, only a store the compiler cannot tear or repeat.
+ *  2. Unlinking stores NULL with a relaxed atomic store: nothing is published,
+ *     so no order is needed, only a store the compiler cannot tear or repeat.
  *  3. A node that was ever reachable is freed only by pc_call_rcu(), after
  *     every reader that could have found it has left its read-side section.
  *  4. Marks are loaded and stored with relaxed atomics (only the writer
@@ -82,11 +89,9 @@
  *     "not found".
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <urcu/uatomic.h>
 
 #include "index.h"
 
@@ -201,14 +206,6 @@ static bool index_node_marked(const struct pc_index_node *node, unsigned int mar
 	return false;
 }
 
-static bool index_slot_marked(const struct pc_index_node *node, unsigned int off)
-{
-	for (unsigned int m = 0; m < PC_MARK_COUNT; m++)
-		if (index_mark_test(node, m, off))
-			return true;
-	return false;
-}
-
 static struct pc_index_node *index_node_alloc(void)
 {
 	bool (*fail)(void) = CMM_LOAD_SHARED(pc_index_fail_hook);
@@ -234,6 +231,7 @@ static void index_node_free(struct pc_index_node *node)
 
 static void index_node_free_rcu(struct rcu_head *head)
 {
+	pc_rcu_callback_begin(head);
 	index_node_free(pc_container_of(head, struct pc_index_node, rcu));
 }
 
@@ -256,8 +254,8 @@ void *pc_index_load(struct pc_index *ix, uint64_t index)
 	void *entry = pc_rcu_dereference(ix->root);
 	struct pc_index_node *node;
 
-	if (!index_is_node(entry))
-		return index ? NULL : entry;
+	if (!entry)
+		return NULL;
 	node = index_to_node(entry);
 	if (index > index_span_mask(node->shift))
 		return NULL;
@@ -279,8 +277,7 @@ bool pc_index_get_mark(struct pc_index *ix, uint64_t index, enum pc_mark mark)
 	void *entry = pc_rcu_dereference(ix->root);
 	struct pc_index_node *node;
 
-	/* A lone entry in root has no marks. */
-	if (!index_mark_valid(mark) || !index_is_node(entry))
+	if (!index_mark_valid(mark) || !entry)
 		return false;
 	node = index_to_node(entry);
 	if (index > index_span_mask(node->shift))
@@ -348,15 +345,8 @@ static unsigned int index_scan(struct pc_index *ix, uint64_t idx, uint64_t last,
 		return 0;
 	}
 	entry = pc_rcu_dereference(ix->root);
-	if (!index_is_node(entry)) {
-		/* A lone entry in root is index 0, without marks. */
-		if (entry && !idx && mark == PC_MARK_NONE) {
-			entries[0] = entry;
-			indices[0] = 0;
-			found = 1;
-		}
-		return found;
-	}
+	if (!entry)
+		return 0;
 	node = index_to_node(entry);
 	if (idx > index_span_mask(node->shift))
 		return 0;
@@ -439,7 +429,7 @@ static struct pc_index_node *index_leaf(struct pc_index *ix, uint64_t index)
 	void *entry = ix->root;
 	struct pc_index_node *node;
 
-	if (!index_is_node(entry))
+	if (!entry)
 		return NULL;
 	node = index_to_node(entry);
 	if (index > index_span_mask(node->shift))
@@ -454,10 +444,11 @@ static struct pc_index_node *index_leaf(struct pc_index *ix, uint64_t index)
 }
 
 /*
- * How many nodes inserting @index (absent, and not 0 in an empty tree)
- * needs.  Because the top shift of @index is the smallest that covers it,
- * @index has a non-zero offset at that level: growth never shares a node
- * with the new path below the new top.
+ * How many nodes inserting @index (absent) needs; in an empty tree that is
+ * a chain down to a leaf, one leaf for index 0.  Because the top shift of
+ * @index is the smallest that covers it, @index has a non-zero offset at
+ * that level: growth never shares a node with the new path below the new
+ * top.
  */
 static unsigned int index_nodes_needed(const struct pc_index *ix, uint64_t index)
 {
@@ -467,8 +458,6 @@ static unsigned int index_nodes_needed(const struct pc_index *ix, uint64_t index
 
 	if (!entry)				/* a chain from the top to a leaf */
 		return top / PC_INDEX_SHIFT + 1;
-	if (!index_is_node(entry))		/* entry 0 gets a chain too */
-		return 2 * (top / PC_INDEX_SHIFT) + 1;
 	node = index_to_node(entry);
 	if (top > node->shift)			/* new levels, then a chain below the top */
 		return (top - node->shift) / PC_INDEX_SHIFT + top / PC_INDEX_SHIFT;
@@ -482,9 +471,9 @@ static unsigned int index_nodes_needed(const struct pc_index *ix, uint64_t index
 }
 
 /*
- * Add root levels until the root spans @index.  The old root (a node, or
- * the entry of index 0) goes into slot 0 of the level above it.  The new
- * levels are built privately and published with one store (rule 1).
+ * Add root levels until the root spans @index.  The old root goes into
+ * slot 0 of the level above it.  The new levels are built privately and
+ * published with one store (rule 1).
  */
 static void index_grow(struct pc_index *ix, uint64_t index, struct pc_index_node **spare,
 		       unsigned int *used)
@@ -492,31 +481,21 @@ static void index_grow(struct pc_index *ix, uint64_t index, struct pc_index_node
 	unsigned int top = index_top_shift(index), shift;
 	void *child = ix->root;
 
-	if (!child)
+	if (!child || top <= index_to_node(child)->shift)
 		return;
-	if (index_is_node(child)) {
-		if (top <= index_to_node(child)->shift)
-			return;
-		shift = index_to_node(child)->shift + PC_INDEX_SHIFT;
-	} else {
-		shift = 0;	/* the entry of index 0 needs a leaf */
-	}
-	for (;; shift += PC_INDEX_SHIFT) {
+	for (shift = index_to_node(child)->shift + PC_INDEX_SHIFT;; shift += PC_INDEX_SHIFT) {
 		struct pc_index_node *node = spare[(*used)++];
+		struct pc_index_node *below = index_to_node(child);
 
 		node->shift = (uint8_t)shift;
 		node->count = 1;
 		node->slots[0] = child;
-		if (index_is_node(child)) {
-			struct pc_index_node *below = index_to_node(child);
-
-			below->parent = node;
-			below->offset = 0;
-			/* Invariant 3; a lone root entry has no marks to carry. */
-			for (unsigned int m = 0; m < PC_MARK_COUNT; m++)
-				if (index_node_marked(below, m))
-					node->marks[m][0] = 1;
-		}
+		below->parent = node;
+		below->offset = 0;
+		/* Invariant 3. */
+		for (unsigned int m = 0; m < PC_MARK_COUNT; m++)
+			if (index_node_marked(below, m))
+				node->marks[m][0] = 1;
 		ix->nr_nodes++;
 		child = index_mknode(node);
 		if (shift >= top)
@@ -601,11 +580,6 @@ int __pc_index_insert(struct pc_index *ix, uint64_t index, void *entry)
 		return -EINVAL;
 	if (pc_index_load(ix, index))
 		return -EEXIST;
-	if (!ix->root && !index) {
-		pc_rcu_assign_pointer(ix->root, entry);	/* publishes the entry */
-		ix->nr_entries++;
-		return 0;
-	}
 	need = index_nodes_needed(ix, index);
 	for (i = 0; i < need; i++) {
 		spare[i] = index_node_alloc();
@@ -625,17 +599,11 @@ void *__pc_index_replace(struct pc_index *ix, uint64_t index, void *entry)
 {
 	struct pc_index_node *leaf;
 	unsigned int off = index_offset(index, 0);
-	void *old = ix->root;
+	void *old;
 
 	pc_lockdep_assert_held(&ix->lock, PC_LOCK_EXCL, "__pc_index_replace");
 	if (!entry || index_is_node(entry))
 		return NULL;
-	if (old && !index_is_node(old)) {
-		if (index)
-			return NULL;
-		pc_rcu_assign_pointer(ix->root, entry);	/* publishes the new entry */
-		return old;
-	}
 	leaf = index_leaf(ix, index);
 	if (!leaf || !(old = leaf->slots[off]))
 		return NULL;
@@ -644,44 +612,21 @@ void *__pc_index_replace(struct pc_index *ix, uint64_t index, void *entry)
 }
 
 /*
- * Give the lone entry of index 0 a leaf, so that it can carry a mark.
- * __pc_index_set_mark() cannot report an error and dropping a dirty mark
- * would lose data, so running out of memory here is fatal (see index.h:
- * struct pc_index has no room for the marks of a root entry).
+ * Never allocates, so it cannot fail: the entry is in a leaf already (see
+ * the top of the file).  The write path marks a page dirty after copying
+ * data into it, when there is no way back.
  */
-static struct pc_index_node *index_root_to_leaf(struct pc_index *ix)
-{
-	struct pc_index_node *leaf = index_node_alloc();
-
-	if (!leaf) {
-		fprintf(stderr, "libpagecache: out of memory marking page index 0\n");
-		abort();
-	}
-	leaf->count = 1;
-	leaf->slots[0] = ix->root;
-	ix->nr_nodes++;
-	pc_rcu_assign_pointer(ix->root, index_mknode(leaf));	/* publishes the leaf */
-	return leaf;
-}
-
 void __pc_index_set_mark(struct pc_index *ix, uint64_t index, enum pc_mark mark)
 {
 	struct pc_index_node *node;
 	unsigned int off = index_offset(index, 0);
-	void *root = ix->root;
 
 	pc_lockdep_assert_held(&ix->lock, PC_LOCK_EXCL, "__pc_index_set_mark");
 	if (!index_mark_valid(mark))
 		return;
-	if (root && !index_is_node(root)) {
-		if (index)
-			return;
-		node = index_root_to_leaf(ix);
-	} else {
-		node = index_leaf(ix, index);
-		if (!node || !node->slots[off])
-			return;
-	}
+	node = index_leaf(ix, index);
+	if (!node || !node->slots[off])
+		return;
 	for (; node && !index_mark_test(node, mark, off); node = node->parent) {
 		index_mark_store(node, mark, off, true);
 		off = node->offset;
@@ -699,23 +644,24 @@ static void index_mark_clear_up(struct pc_index_node *node, unsigned int mark, u
 	}
 }
 
-/* Replace the root by its child while the root's only slot in use is slot 0. */
+/*
+ * Replace the root by its child while the root's only slot in use is slot 0
+ * and that child is a node, that is while the root is not a leaf.  A leaf
+ * root stays, even when it holds index 0 alone: invariant 1.
+ */
 static void index_shrink(struct pc_index *ix)
 {
 	for (;;) {
 		struct pc_index_node *node;
 		void *child;
 
-		if (!index_is_node(ix->root))
+		if (!ix->root)
 			return;
 		node = index_to_node(ix->root);
 		child = node->slots[0];
-		if (node->count != 1 || !child)
+		if (!node->shift || node->count != 1 || !child)
 			return;
-		if (index_is_node(child))
-			index_to_node(child)->parent = NULL;
-		else if (index_slot_marked(node, 0))
-			return;		/* root has no room for marks */
+		index_to_node(child)->parent = NULL;
 		/*
 		 * Release, although @child is already reachable: rule 1.  @node
 		 * keeps slot 0, so a reader inside it still reaches @child (5).
@@ -734,10 +680,8 @@ void __pc_index_clear_mark(struct pc_index *ix, uint64_t index, enum pc_mark mar
 		return;
 	leaf = index_leaf(ix, index);
 	if (!leaf)
-		return;		/* includes a lone root entry: never marked */
+		return;
 	index_mark_clear_up(leaf, mark, index_offset(index, 0));
-	/* A marked index 0 may have been all that kept a leaf as root. */
-	index_shrink(ix);
 }
 
 /* Unlink and retire @node and its ancestors while they are empty. */
@@ -748,10 +692,10 @@ static void index_prune(struct pc_index *ix, struct pc_index_node *node)
 
 		/* Its marks are clear already: they went with its last entry. */
 		if (parent) {
-			uatomic_set(&parent->slots[node->offset], NULL);	/* rule 2 */
+			__atomic_store_n(&parent->slots[node->offset], NULL, __ATOMIC_RELAXED);	/* rule 2 */
 			parent->count--;
 		} else {
-			uatomic_set(&ix->root, NULL);				/* rule 2 */
+			__atomic_store_n(&ix->root, NULL, __ATOMIC_RELAXED);				/* rule 2 */
 		}
 		index_node_retire(ix, node);
 		node = parent;
@@ -762,24 +706,15 @@ void *__pc_index_erase(struct pc_index *ix, uint64_t index)
 {
 	struct pc_index_node *leaf;
 	unsigned int off = index_offset(index, 0);
-	void *old = ix->root;
+	void *old;
 
 	pc_lockdep_assert_held(&ix->lock, PC_LOCK_EXCL, "__pc_index_erase");
-	if (!old)
-		return NULL;
-	if (!index_is_node(old)) {
-		if (index)
-			return NULL;
-		uatomic_set(&ix->root, NULL);	/* rule 2 */
-		ix->nr_entries--;
-		return old;
-	}
 	leaf = index_leaf(ix, index);
 	if (!leaf || !(old = leaf->slots[off]))
 		return NULL;
 	for (unsigned int m = 0; m < PC_MARK_COUNT; m++)
 		index_mark_clear_up(leaf, m, off);
-	uatomic_set(&leaf->slots[off], NULL);	/* rule 2 */
+	__atomic_store_n(&leaf->slots[off], NULL, __ATOMIC_RELAXED);	/* rule 2 */
 	leaf->count--;
 	ix->nr_entries--;
 	index_prune(ix, leaf);
@@ -809,9 +744,9 @@ static void index_destroy_node(struct pc_index *ix, struct pc_index_node *node)
 
 void pc_index_destroy(struct pc_index *ix)
 {
-	if (index_is_node(ix->root))
+	if (ix->root)
 		index_destroy_node(ix, index_to_node(ix->root));
-	uatomic_set(&ix->root, NULL);
+	__atomic_store_n(&ix->root, NULL, __ATOMIC_RELAXED);
 	ix->nr_entries = 0;
 	ix->nr_nodes = 0;
 	pthread_mutex_destroy(&ix->lock);

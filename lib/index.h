@@ -25,16 +25,22 @@
  *    or freed node.
  *
  * Invariants:
- *  1. root is NULL, an entry (then it is the entry of index 0), or a node.
+ *  1. root is NULL or a node, never an entry: every entry, even a lone
+ *     index 0, lives in a leaf.  An entry's marks are kept in the node that
+ *     holds it (struct pc_index has no room for them), and
+ *     __pc_index_set_mark() must not fail, so it must never have to allocate
+ *     a leaf for an entry that lacks one.
  *  2. A node's count is the number of non-NULL slots; a node with count 0 is
- *     freed (the tree shrinks when emptied), and a root node whose only entry
- *     is slot 0 is collapsed into its child.
+ *     freed (an emptied tree has root NULL and no node), and a root above
+ *     the leaves whose only slot in use is slot 0 is collapsed into its
+ *     child.  A leaf root stays.
  *  3. A mark bit is set in a node slot iff some entry at or below that slot
  *     has the mark.  Marks of a slot are cleared when its entry is erased.
- *  4. The height is the smallest that covers the largest index present.
+ *  4. The height is the smallest that covers the largest index present, with
+ *     one leaf as the least: a tree that holds only index 0 is one leaf.
  *
  * Allocation: an insert allocates every node it needs before linking any of
- * them, so -ENOMEM leaves the tree unchanged.
+ * them, so -ENOMEM leaves the tree unchanged.  Nothing else allocates.
  */
 #ifndef PC_INDEX_H
 #define PC_INDEX_H
@@ -135,7 +141,10 @@ int __pc_index_insert(struct pc_index *ix, uint64_t index, void *entry);
 void *__pc_index_replace(struct pc_index *ix, uint64_t index, void *entry);
 /* Remove the entry at @index (NULL if none); clears its marks; shrinks. */
 void *__pc_index_erase(struct pc_index *ix, uint64_t index);
-/* Set or clear @mark on the entry at @index, which must be present. */
+/*
+ * Set or clear @mark on the entry at @index; nothing happens if there is
+ * none.  They never allocate, so they cannot fail.
+ */
 void __pc_index_set_mark(struct pc_index *ix, uint64_t index, enum pc_mark mark);
 void __pc_index_clear_mark(struct pc_index *ix, uint64_t index, enum pc_mark mark);
 

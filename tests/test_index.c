@@ -224,19 +224,16 @@ static void check_tree(struct pc_index *ix)
 	uint64_t entries = 0, nodes = 0;
 	const void *root = ix->root;
 
-	if (is_node(root)) {
+	if (root) {
 		const struct mirror_node *node = to_node(root);
 
+		/* Invariant 1: never an entry, even index 0 alone. */
+		assert_true(is_node(root));
 		check_node(node, NULL, 0, 0, &entries, &nodes);
 		assert_true(node->shift <= 63 / PC_INDEX_SHIFT * PC_INDEX_SHIFT);
-		/* Invariant 4: only a marked index 0 may keep a root that uses slot 0 alone. */
-		if (node->count == 1 && node->slots[0]) {
+		/* Invariants 2 and 4: only a leaf may be a root that uses slot 0 alone. */
+		if (node->count == 1 && node->slots[0])
 			assert_int_equal(node->shift, 0);
-			assert_int_not_equal(slot_marks(node, 0), NO_MARKS);
-		}
-	} else if (root) {
-		check_entry(root, 0);
-		entries = 1;
 	}
 	assert_int_equal(entries, ix->nr_entries);
 	assert_int_equal(nodes, ix->nr_nodes);
@@ -244,14 +241,14 @@ static void check_tree(struct pc_index *ix)
 
 /*
  * The node count of a minimal-height tree holding the sorted @keys: one node
- * per distinct index prefix at each level up to the root.  A lone unmarked
- * index 0 lives in root.
+ * per distinct index prefix at each level up to the root, so at least one
+ * leaf, even for index 0 alone.
  */
-static uint64_t expected_nodes(const uint64_t *keys, size_t n, bool zero_marked)
+static uint64_t expected_nodes(const uint64_t *keys, size_t n)
 {
 	uint64_t total = 0;
 
-	if (!n || (n == 1 && !keys[0] && !zero_marked))
+	if (!n)
 		return 0;
 	for (unsigned int shift = 0;; shift += PC_INDEX_SHIFT) {
 		unsigned int bits = shift + PC_INDEX_SHIFT;
@@ -364,7 +361,7 @@ static const struct {
 	uint64_t index;
 	uint64_t nodes;		/* for this entry alone: a chain from its top level */
 } singles[] = {
-	{ 0, 0 },		/* in root */
+	{ 0, 1 },		/* one leaf, as root */
 	{ 1, 1 },
 	{ 7, 1 },
 	{ 8, 2 },
@@ -469,7 +466,7 @@ static void test_node_count(void **state)
 		size_t n;
 		uint64_t nodes;
 	} shapes[] = {
-		{ { 0 }, 1, 0 },			/* in root */
+		{ { 0 }, 1, 1 },			/* one leaf */
 		{ { 1 }, 1, 1 },
 		{ { 0, 7 }, 2, 1 },			/* one leaf */
 		{ { 0, 8 }, 2, 3 },			/* a shift-3 root over two leaves */
@@ -484,7 +481,7 @@ static void test_node_count(void **state)
 	for (size_t s = 0; s < PC_ARRAY_SIZE(shapes); s++) {
 		insert_keys(&ix, shapes[s].keys, shapes[s].n);
 		assert_int_equal(ix.nr_nodes, shapes[s].nodes);
-		assert_int_equal(expected_nodes(shapes[s].keys, shapes[s].n, false),
+		assert_int_equal(expected_nodes(shapes[s].keys, shapes[s].n),
 				 shapes[s].nodes);
 		assert_int_equal(nodes_live() - base, shapes[s].nodes);
 		erase_all(&ix, shapes[s].keys, shapes[s].n);
@@ -522,10 +519,14 @@ static void test_node_count(void **state)
 		if (i == 8)
 			assert_int_equal(ix.nr_nodes, 1);
 	}
-	assert_int_equal(ix.nr_nodes, 0);
-	assert_false(is_node(ix.root));
+	/* Index 0 alone keeps its leaf as root; erasing it prunes the leaf. */
+	assert_int_equal(ix.nr_nodes, 1);
+	assert_true(is_node(ix.root));
+	assert_int_equal(to_node(ix.root)->shift, 0);
+	assert_int_equal(nodes_live() - base, 1);
 	assert_non_null(era(&ix, 0));
 	assert_null(ix.root);
+	assert_int_equal(ix.nr_nodes, 0);
 	assert_int_equal(nodes_live(), base);
 	pc_index_destroy(&ix);
 
@@ -550,18 +551,23 @@ static void test_shrink(void **state)
 
 	(void)state;
 	pc_index_init(&ix);
-	/* Index 0 goes back into root. */
+	/* Index 0 alone is one leaf, and the tree shrinks back to that leaf. */
 	assert_int_equal(ins(&ix, 0, p0), 0);
-	assert_ptr_equal(ix.root, p0);
+	assert_int_equal(ix.nr_nodes, 1);
+	assert_true(is_node(ix.root));
+	assert_int_equal(to_node(ix.root)->shift, 0);
+	assert_ptr_equal(to_node(ix.root)->slots[0], p0);
 	assert_int_equal(ins(&ix, big, mkitem(big)), 0);
 	assert_int_equal(ix.nr_nodes, 2 * (39 / 3) + 1);	/* top shift 39 */
 	check_tree(&ix);
 	assert_non_null(era(&ix, big));
-	assert_int_equal(ix.nr_nodes, 0);
-	assert_ptr_equal(ix.root, p0);
+	assert_int_equal(ix.nr_nodes, 1);
+	assert_int_equal(to_node(ix.root)->shift, 0);
+	assert_ptr_equal(to_node(ix.root)->slots[0], p0);
 	assert_ptr_equal(pc_index_load(&ix, 0), p0);
 	assert_null(pc_index_load(&ix, big));
-	assert_int_equal(nodes_live(), base);
+	check_tree(&ix);
+	assert_int_equal(nodes_live() - base, 1);
 
 	/* Down to the one leaf that holds 0 and 5. */
 	assert_int_equal(ins(&ix, 5, p5), 0);
@@ -571,10 +577,16 @@ static void test_shrink(void **state)
 	assert_int_equal(ix.nr_nodes, 1);
 	assert_ptr_equal(pc_index_load(&ix, 5), p5);
 	check_tree(&ix);
-	/* Then to root again when 5 goes. */
+	/* The leaf stays as root when 5 goes, and goes with 0. */
 	assert_ptr_equal(era(&ix, 5), p5);
-	assert_ptr_equal(ix.root, p0);
+	assert_int_equal(ix.nr_nodes, 1);
+	assert_int_equal(to_node(ix.root)->shift, 0);
+	assert_ptr_equal(pc_index_load(&ix, 0), p0);
+	check_tree(&ix);
 	assert_ptr_equal(era(&ix, 0), p0);
+	assert_null(ix.root);
+	assert_int_equal(ix.nr_nodes, 0);
+	assert_int_equal(nodes_live(), base);
 
 	/* Down to a shift-3 root whose only leaf is in slot 1: no further. */
 	assert_int_equal(ins(&ix, 8, p8), 0);
@@ -588,7 +600,7 @@ static void test_shrink(void **state)
 	assert_ptr_equal(era(&ix, 9), p9);
 	assert_null(ix.root);
 
-	/* A marked index 0 keeps its leaf (root has no marks); clearing lets go. */
+	/* A marked index 0 keeps its leaf and its mark; clearing the mark changes no node. */
 	assert_int_equal(ins(&ix, 0, p0), 0);
 	assert_int_equal(ins(&ix, 1000, mkitem(1000)), 0);
 	setm(&ix, 0, PC_MARK_TOWRITE);
@@ -597,9 +609,12 @@ static void test_shrink(void **state)
 	assert_true(pc_index_get_mark(&ix, 0, PC_MARK_TOWRITE));
 	check_tree(&ix);
 	clrm(&ix, 0, PC_MARK_TOWRITE);
-	assert_int_equal(ix.nr_nodes, 0);
-	assert_ptr_equal(ix.root, p0);
+	assert_int_equal(ix.nr_nodes, 1);
+	assert_int_equal(to_node(ix.root)->shift, 0);
+	assert_false(pc_index_get_mark(&ix, 0, PC_MARK_TOWRITE));
+	check_tree(&ix);
 	assert_ptr_equal(era(&ix, 0), p0);
+	assert_null(ix.root);
 	assert_int_equal(nodes_live(), base);
 	pc_index_destroy(&ix);
 }
@@ -654,17 +669,18 @@ static void test_marks(void **state)
 
 	(void)state;
 	pc_index_init(&ix);
-	/* A lone index 0 is moved into a leaf to carry a mark, and back. */
+	/* A lone index 0 has its leaf already: marks on it change no node. */
 	assert_int_equal(ins(&ix, 0, mkitem(0)), 0);
-	assert_int_equal(ix.nr_nodes, 0);
+	assert_int_equal(ix.nr_nodes, 1);
 	setm(&ix, 0, PC_MARK_DIRTY);
 	assert_int_equal(ix.nr_nodes, 1);
 	assert_true(pc_index_get_mark(&ix, 0, PC_MARK_DIRTY));
 	assert_find(&ix, 0, 0, PC_MARK_DIRTY, 0);
 	check_tree(&ix);
 	clrm(&ix, 0, PC_MARK_DIRTY);
-	assert_int_equal(ix.nr_nodes, 0);
+	assert_int_equal(ix.nr_nodes, 1);
 	assert_false(pc_index_get_mark(&ix, 0, PC_MARK_DIRTY));
+	check_tree(&ix);
 	assert_non_null(era(&ix, 0));
 
 	for (size_t i = 0; i < PC_ARRAY_SIZE(keys); i++)
@@ -842,7 +858,7 @@ static void test_gang(void **state)
 			setm(&ix, keys[i], PC_MARK_WRITEBACK);
 	}
 	check_tree(&ix);
-	assert_int_equal(ix.nr_nodes, expected_nodes(keys, n, marked[0]));
+	assert_int_equal(ix.nr_nodes, expected_nodes(keys, n));
 
 	check_gang(&ix, keys, n, 0, UINT64_MAX, PC_MARK_NONE, NULL);
 	check_gang(&ix, keys, n, 0, UINT64_MAX, PC_MARK_WRITEBACK, marked);
@@ -933,14 +949,20 @@ static void test_enomem(void **state)
 
 	(void)state;
 	pc_index_init(&ix);
+	/* Empty tree, index 0: one leaf, and a failure leaves the tree empty. */
+	check_enomem(&ix, 0, 1);
+	assert_int_equal(to_node(ix.root)->shift, 0);
+	pc_index_destroy(&ix);
+
+	pc_index_init(&ix);
 	/* Empty tree: a chain of 22. */
 	check_enomem(&ix, UINT64_MAX, 22);
 	pc_index_destroy(&ix);
 
-	/* A lone index 0 in root: 2^63 needs a chain of 22 for it, and 21 more. */
+	/* A lone index 0 in its leaf: 2^63 needs 21 levels above it, and a chain of 21. */
 	pc_index_init(&ix);
 	assert_int_equal(ins(&ix, 0, mkitem(0)), 0);
-	check_enomem(&ix, BIT(63), 43);
+	check_enomem(&ix, BIT(63), 21 + 21);
 	pc_index_destroy(&ix);
 
 	/* A shift-6 root with a mark below: 19 new levels above it, then a chain of 21. */
@@ -955,6 +977,103 @@ static void test_enomem(void **state)
 	/* In an existing leaf: no allocation at all. */
 	check_enomem(&ix, 6, 0);
 	assert_true(pc_index_get_mark(&ix, 100, PC_MARK_DIRTY));
+	pc_index_destroy(&ix);
+	assert_int_equal(nodes_live(), base);
+}
+
+/* Fails every allocation, counting the attempts in alloc_calls. */
+static bool fail_all(void)
+{
+	alloc_calls++;
+	return true;
+}
+
+/* Sets, checks and clears every mark on @index, expecting no allocation attempt. */
+static void check_marks_no_alloc(struct pc_index *ix, uint64_t index)
+{
+	uint64_t nodes = ix->nr_nodes;
+	long live = nodes_live();
+
+	for (int m = 0; m < PC_MARK_COUNT; m++) {
+		setm(ix, index, m);
+		assert_int_equal(marks_of(ix, index), (2u << m) - 1);
+		assert_find(ix, index, index, m, index);
+		setm(ix, index, m);		/* already set: nothing changes */
+	}
+	check_tree(ix);
+	for (int m = 0; m < PC_MARK_COUNT; m++) {
+		clrm(ix, index, m);
+		assert_false(pc_index_get_mark(ix, index, m));
+		assert_find_none(ix, index, index, m);
+	}
+	assert_int_equal(marks_of(ix, index), NO_MARKS);
+	check_tree(ix);
+	assert_int_equal(alloc_calls, 0);
+	assert_int_equal(ix->nr_nodes, nodes);
+	assert_int_equal(nodes_live(), live);
+}
+
+/*
+ * Setting a mark never allocates, so it cannot fail: the write path marks a
+ * page dirty after copying data into it.  Index 0 is the case that used to
+ * need a leaf on demand.
+ */
+static void test_marks_no_alloc(void **state)
+{
+	static const uint64_t keys[] = { 0, 5, 64, 1000, BIT(40), UINT64_MAX };
+	long base = nodes_live();
+	struct pc_index ix;
+	void *p0 = mkitem(0);
+
+	(void)state;
+	pc_index_init(&ix);
+	assert_int_equal(ins(&ix, 0, p0), 0);
+	alloc_calls = 0;
+	pc_index_fail_hook = fail_all;
+	/* The hook is live: an insert that needs a node fails. */
+	assert_int_equal(ins(&ix, 8, mkitem(8)), -ENOMEM);
+	assert_int_equal(alloc_calls, 1);
+	alloc_calls = 0;
+
+	/* Index 0 alone, in its leaf. */
+	check_marks_no_alloc(&ix, 0);
+	/* Absent indices: a no-op, inside the leaf's span and beyond it. */
+	for (int m = 0; m < PC_MARK_COUNT; m++) {
+		setm(&ix, 1, m);
+		setm(&ix, 8, m);
+		setm(&ix, UINT64_MAX, m);
+	}
+	assert_int_equal(marks_of(&ix, 1), NO_MARKS);
+	assert_int_equal(marks_of(&ix, 8), NO_MARKS);
+	assert_find_none(&ix, 0, UINT64_MAX, PC_MARK_DIRTY);
+	assert_int_equal(alloc_calls, 0);
+	assert_int_equal(ix.nr_nodes, 1);
+	check_tree(&ix);
+
+	/* A multi-level tree, index 0 at the bottom of its leftmost chain. */
+	pc_index_fail_hook = NULL;
+	for (size_t i = 1; i < PC_ARRAY_SIZE(keys); i++)
+		assert_int_equal(ins(&ix, keys[i], mkitem(keys[i])), 0);
+	assert_int_equal(ix.nr_nodes, expected_nodes(keys, PC_ARRAY_SIZE(keys)));
+	pc_index_fail_hook = fail_all;
+	for (size_t i = 0; i < PC_ARRAY_SIZE(keys); i++)
+		check_marks_no_alloc(&ix, keys[i]);
+
+	/* Marks set with every allocation failing survive the shrink back to one leaf. */
+	setm(&ix, 0, PC_MARK_DIRTY);
+	setm(&ix, UINT64_MAX, PC_MARK_WRITEBACK);
+	assert_find(&ix, 1, UINT64_MAX, PC_MARK_WRITEBACK, UINT64_MAX);
+	for (size_t i = 1; i < PC_ARRAY_SIZE(keys); i++)
+		assert_non_null(era(&ix, keys[i]));
+	assert_int_equal(ix.nr_nodes, 1);
+	assert_int_equal(marks_of(&ix, 0), 1u << PC_MARK_DIRTY);
+	assert_find(&ix, 0, UINT64_MAX, PC_MARK_DIRTY, 0);
+	assert_find_none(&ix, 0, UINT64_MAX, PC_MARK_WRITEBACK);
+	check_tree(&ix);
+	assert_ptr_equal(era(&ix, 0), p0);
+	assert_null(ix.root);
+	assert_int_equal(alloc_calls, 0);
+	pc_index_fail_hook = NULL;
 	pc_index_destroy(&ix);
 	assert_int_equal(nodes_live(), base);
 }
@@ -986,19 +1105,15 @@ static size_t model_find(const struct model *md, uint64_t from, uint64_t last, i
 static void model_check(struct pc_index *ix, struct model *md, uint64_t *seed)
 {
 	uint64_t present[MODEL_KEYS], entries = 0;
-	bool zero_marked = false;
 
 	for (size_t k = 0; k < md->n; k++) {
 		assert_ptr_equal(pc_index_load(ix, md->keys[k]), md->entry[k]);
 		assert_int_equal(marks_of(ix, md->keys[k]), md->marks[k]);
-		if (md->entry[k]) {
+		if (md->entry[k])
 			present[entries++] = md->keys[k];
-			if (!md->keys[k] && md->marks[k])
-				zero_marked = true;
-		}
 	}
 	assert_int_equal(ix->nr_entries, entries);
-	assert_int_equal(ix->nr_nodes, expected_nodes(present, entries, zero_marked));
+	assert_int_equal(ix->nr_nodes, expected_nodes(present, entries));
 	check_tree(ix);
 	for (unsigned int q = 0; q < 40; q++) {
 		uint64_t r = rng_next(seed), from, last = UINT64_MAX, at;
@@ -1242,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(test_marks),
 		cmocka_unit_test(test_gang),
 		cmocka_unit_test(test_enomem),
+		cmocka_unit_test(test_marks_no_alloc),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_rcu_race),
 	};
