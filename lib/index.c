@@ -249,7 +249,7 @@ static void index_node_retire(struct pc_index *ix, struct pc_index_node *node)
 
 /* ---- Readers ---- */
 
-void *pc_index_load(struct pc_index *ix, uint64_t index)
+void **pc_index_slot(struct pc_index *ix, uint64_t index)
 {
 	void *entry = pc_rcu_dereference(ix->root);
 	struct pc_index_node *node;
@@ -259,12 +259,20 @@ void *pc_index_load(struct pc_index *ix, uint64_t index)
 	node = index_to_node(entry);
 	if (index > index_span_mask(node->shift))
 		return NULL;
-	for (;;) {
+	while (node->shift) {
 		entry = pc_rcu_dereference(node->slots[index_offset(index, node->shift)]);
-		if (!index_is_node(entry))
-			return entry;
+		if (!entry)
+			return NULL;
 		node = index_to_node(entry);
 	}
+	return &node->slots[index_offset(index, 0)];
+}
+
+void *pc_index_load(struct pc_index *ix, uint64_t index)
+{
+	void **slot = pc_index_slot(ix, index);
+
+	return slot ? pc_rcu_dereference(*slot) : NULL;
 }
 
 static inline bool index_mark_valid(int mark)

@@ -113,6 +113,14 @@ static inline void pc_index_unlock(struct pc_index *ix)
 /* --- Readers: RCU read lock or the index lock held. --- */
 
 void *pc_index_load(struct pc_index *ix, uint64_t index);
+/*
+ * The leaf slot of @index, or NULL if no leaf covers it; read it with
+ * pc_rcu_dereference().  Under RCU the slot stays readable, and it goes on
+ * telling the truth about @index: a leaf leaves the tree only once all of
+ * its slots are NULL (invariant 2), and is never reused.  So re-reading the
+ * slot is a complete re-check of the index, as xas_reload() is.
+ */
+void **pc_index_slot(struct pc_index *ix, uint64_t index);
 bool pc_index_get_mark(struct pc_index *ix, uint64_t index, enum pc_mark mark);
 /*
  * The first entry at an index in [*first, last] (with @mark set unless

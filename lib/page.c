@@ -139,10 +139,15 @@ PC_API uint64_t pc_page_offset(const struct pc_page *p)
 struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
 {
 	struct pc_page *p;
+	void **slot;
 
 	pc_rcu_read_lock();
 	for (;;) {
-		p = pc_index_load(&m->pages, index);
+		p = NULL;
+		slot = pc_index_slot(&m->pages, index);
+		if (!slot)
+			break;
+		p = pc_rcu_dereference(*slot);
 		if (!p)
 			break;
 		if (!pc_page_get_unless_zero(p))
@@ -150,9 +155,10 @@ struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
 		/*
 		 * The reference may have been taken after the page was removed
 		 * (and its slot perhaps refilled): only a page the index still
-		 * holds is the mapping's page.
+		 * holds is the mapping's page.  Re-reading the slot is enough
+		 * (index.h, pc_index_slot()).
 		 */
-		if (pc_likely(pc_index_load(&m->pages, index) == p))
+		if (pc_likely(pc_rcu_dereference(*slot) == p))
 			break;
 		pc_page_release(p);
 	}
