@@ -324,6 +324,48 @@ static void test_node_layout(void **state)
 	assert_int_equal(pc_index_node_size(), (sizeof(struct mirror_node) + 63) & ~(size_t)63);
 }
 
+/* ---- pc_index_slot: a re-read of the slot is a complete re-check ---- */
+
+static void test_slot(void **state)
+{
+	long base = nodes_live();
+	struct pc_index ix;
+	void *a = mkitem(9), *b = mkitem(10), *c = mkitem(BIT(40));
+	void **slot;
+
+	(void)state;
+	pc_index_init(&ix);
+	assert_null(pc_index_slot(&ix, 9));		/* empty tree */
+	assert_int_equal(ins(&ix, 9, a), 0);
+	slot = pc_index_slot(&ix, 9);
+	assert_non_null(slot);
+	assert_ptr_equal(*slot, a);
+	assert_null(pc_index_slot(&ix, 64));		/* no leaf covers it */
+	assert_null(pc_index_slot(&ix, BIT(40)));	/* past the height */
+	/* Growth and inserts elsewhere leave the leaf, and so the slot, in place. */
+	assert_int_equal(ins(&ix, 10, b), 0);
+	assert_int_equal(ins(&ix, BIT(40), c), 0);
+	assert_ptr_equal(pc_index_slot(&ix, 9), slot);
+	assert_ptr_equal(pc_index_slot(&ix, 10), slot + 1);
+	/* Replace writes the same slot. */
+	assert_ptr_equal(repl(&ix, 9, b), a);
+	assert_ptr_equal(*slot, b);
+	assert_ptr_equal(repl(&ix, 9, a), b);
+	/* Erasing the other entries empties the leaf only when 9 goes too. */
+	assert_ptr_equal(era(&ix, BIT(40)), c);
+	assert_ptr_equal(era(&ix, 10), b);
+	assert_ptr_equal(pc_index_slot(&ix, 9), slot);
+	/* A reader still holding the slot of a retired leaf sees NULL, not a stale entry. */
+	pc_rcu_read_lock();
+	slot = pc_index_slot(&ix, 9);
+	assert_ptr_equal(era(&ix, 9), a);
+	assert_null(pc_rcu_dereference(*slot));
+	assert_null(pc_index_slot(&ix, 9));
+	pc_rcu_read_unlock();
+	pc_index_destroy(&ix);
+	assert_int_equal(nodes_live(), base);
+}
+
 /* ---- 1. Empty tree ---- */
 
 static void test_empty(void **state)
@@ -1352,6 +1394,7 @@ int main(void)
 		cmocka_unit_test(test_node_layout),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_single),
+		cmocka_unit_test(test_slot),
 		cmocka_unit_test(test_node_count),
 		cmocka_unit_test(test_shrink),
 		cmocka_unit_test(test_marks),
