@@ -30,7 +30,7 @@
 
 #define PC_PAGE_SHIFT 12
 #define PC_PAGE_SIZE (1u << PC_PAGE_SHIFT)
-#define PC_CHUNK_PAGES 256
+#define PC_CHUNK_PAGES 512	/* 2 MiB: one transparent huge page */
 
 enum pc_stat {
 	PC_STAT_HITS,
