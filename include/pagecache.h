@@ -89,6 +89,17 @@ PC_API void pc_cache_delete(struct pc_cache **c);
  */
 PC_API int pc_backend_ram_new(struct pc_backend **out, uint64_t device_bytes);
 PC_API void pc_backend_delete(struct pc_backend **b);
+/*
+ * The file backend: object @name is the host file @dir/@name, with object
+ * offsets equal to file offsets.  Holes are the file's holes (SEEK_HOLE),
+ * freeing blocks punches them (FALLOC_FL_PUNCH_HOLE), and data synced with
+ * pc_sync() is durable (fdatasync).  @dir must exist.
+ * PC_FILE_DIRECT opens objects with O_DIRECT where the host file system
+ * supports it (and falls back to buffered I/O where it does not).
+ */
+#define PC_FILE_DIRECT	0x0001u
+PC_API int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags);
+
 /* Remove the object @name and free its blocks; -EBUSY while it is open. */
 PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
 

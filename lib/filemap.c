@@ -230,7 +230,7 @@ PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off
 	int r;
 
 	if (!m || (!buf && len) || (flags & ~PC_LOCKED) || off > PC_MAX_SIZE ||
-	    len > SSIZE_MAX)
+	    len > SSIZE_MAX || len > PC_MAX_SIZE - off)
 		return -EINVAL;
 	r = pc_check_locked_flag(m, flags);
 	if (r < 0)
@@ -307,20 +307,26 @@ PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint6
 	return done ? (ssize_t)done : r;
 }
 
-/* A write fault: the page will be stored into through the pin. */
-static void pc_fault_dirty(struct pc_mapping *m, struct pc_page *p)
+/*
+ * A write fault: the page will be stored into through the pin.  Returns
+ * false if the page left the index before it could be dirtied; the caller
+ * then faults again, so that a write pin is never handed out on a page whose
+ * stores nobody would write back.
+ */
+static bool pc_fault_dirty(struct pc_mapping *m, struct pc_page *p)
 {
 	/*
-	 * PG_WRMAPPED first: writeback that cleans the page after this sees it
-	 * and, while our pin lasts, leaves the page dirty (writeback.c).
+	 * Our reference is taken; now the flag, always, as a sequentially
+	 * consistent RMW: it pairs with the flag taken in __pc_writepage()
+	 * (writeback.c) so that writeback sees the flag or our reference.
 	 */
-	if (!pc_page_test(p, PG_WRMAPPED))
-		pc_page_set_flag(p, PG_WRMAPPED);
+	pc_page_set_flag(p, PG_WRMAPPED);
 	if (!pc_page_test(p, PG_DIRTY)) {
 		pc_page_lock(p);
 		__pc_page_set_dirty(m, p);
 		pc_page_unlock(p);
 	}
+	return !pc_page_test(p, PG_REMOVED);
 }
 
 PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out)
@@ -331,6 +337,7 @@ PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct p
 
 	if (!m || !out || (flags & ~PC_FAULT_WRITE) || off > PC_MAX_SIZE)
 		return -EINVAL;
+again:
 	/*
 	 * A miss takes the mmap lock and then the invalidate_lock, so a holder
 	 * of the latter may not fault.  Refuse on hits too, so the answer does
@@ -361,8 +368,10 @@ PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct p
 		pc_page_release(p);
 		return -ENXIO;
 	}
-	if (flags & PC_FAULT_WRITE)
-		pc_fault_dirty(m, p);
+	if ((flags & PC_FAULT_WRITE) && !pc_fault_dirty(m, p)) {
+		pc_page_release(p);
+		goto again;
+	}
 	*out = p;
 	return 0;
 }

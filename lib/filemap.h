@@ -23,6 +23,12 @@ int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_pa
 
 /* Write back dirty pages with index in [first, last]; invalidate_lock held, any mode. */
 int __pc_writeback_range(struct pc_mapping *m, uint64_t first, uint64_t last);
+/*
+ * Write back and remove every page with index in [first, last], each under
+ * one hold of its page lock; pages pinned for write stay (-EBUSY).
+ * invalidate_lock held exclusive.
+ */
+int __pc_writeback_remove_range(struct pc_mapping *m, uint64_t first, uint64_t last);
 
 /*
  * Remove every page with index in [first, last] from the index.  Pinned

@@ -30,8 +30,9 @@
  * block, will not be allowed this way out.)
  *
  * pc_invalidate_range() is called with the lock already held exclusive by
- * the engine; it writes dirty pages back, then removes the pages, and does
- * not wait for pins, since it cannot drop the engine's lock.
+ * the engine; it writes each dirty page back and removes it, and does not
+ * wait for pins, since it cannot drop the engine's lock: a page pinned for
+ * write stays, and the call answers -EBUSY (writeback.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -98,42 +99,56 @@ void __pc_remove_range(struct pc_mapping *m, uint64_t first, uint64_t last)
 }
 
 /*
- * Zero bytes [a, b) of one page in place (a < b, same page), so that they
- * read as zero from the cache and, after writeback, from the backend.
- * invalidate_lock held exclusive.
+ * The page that holds byte @a, about to have part of it zeroed: referenced
+ * and uptodate in *@out, or NULL if there is nothing to zero (past EOF, or
+ * not cached over a hole).  This is the only step of a punch or truncate
+ * that can fail for want of memory or on a read error, so it runs before
+ * anything changes.  invalidate_lock held exclusive.
  */
-static int __pc_zero_partial(struct pc_mapping *m, uint64_t a, uint64_t b)
+static int __pc_get_partial(struct pc_mapping *m, uint64_t a, struct pc_page **out)
 {
 	const struct pc_backend_ops *ops = &m->backend->ops;
 	uint64_t index = a >> PC_PAGE_SHIFT;
-	uint64_t size = pc_mapping_size(m);
 	struct pc_page *p;
 	int r;
 
-	if (a >= size)
+	*out = NULL;
+	if (a >= pc_mapping_size(m))
 		return 0;	/* past EOF a page reads as zero already (filemap.c, inv. 1) */
-	b = PC_MIN(b, size);
 	p = pc_page_lookup(m, index);
 	if (!p) {
 		struct pc_extent ext;
 
-		/* Not cached: nothing to do if the backend holds no data there. */
 		r = ops->map(m->backend->priv, m->obj, index << PC_PAGE_SHIFT, PC_PAGE_SIZE, &ext);
 		if (r < 0)
 			return r;
 		if (ext.type != PC_EXTENT_MAPPED)
-			return 0;
+			return 0;	/* not cached, and no data on the backend */
 	} else {
 		pc_page_release(p);
 	}
 	r = __pc_grab_page(m, index, true, &p);
 	if (r < 0)
 		return r;
+	pc_page_unlock(p);
+	*out = p;
+	return 0;
+}
+
+/*
+ * Zero bytes [a, b) of page @p (from __pc_get_partial(); may be NULL) in
+ * place, so they read as zero from the cache and, after writeback, from the
+ * backend, whatever the backend did with the block; drop the reference.
+ */
+static void __pc_zero_partial(struct pc_mapping *m, struct pc_page *p, uint64_t a, uint64_t b)
+{
+	if (!p)
+		return;
+	pc_page_lock(p);
 	memset((char *)p->data + (a & (PC_PAGE_SIZE - 1)), 0, b - a);
 	__pc_page_set_dirty(m, p);
 	pc_page_unlock(p);
 	pc_page_release(p);
-	return 0;
 }
 
 enum pc_inval_op { PC_OP_PUNCH, PC_OP_ZERO, PC_OP_TRUNCATE };
@@ -144,21 +159,30 @@ static int __pc_punch_locked(struct pc_mapping *m, uint64_t start, uint64_t end,
 {
 	uint64_t head_end = start;
 	uint64_t tail_start = end & ~(uint64_t)(PC_PAGE_SIZE - 1);
+	struct pc_page *head = NULL, *tail = NULL;
+	uint64_t size = pc_mapping_size(m);
 	int r;
 
-	if (first < last_excl)
-		__pc_remove_range(m, first, last_excl - 1);
+	/* What can fail comes first, so that a failure changes nothing (G8). */
 	if (start & (PC_PAGE_SIZE - 1)) {
 		head_end = PC_MIN(end, (start | (PC_PAGE_SIZE - 1)) + 1);
-		r = __pc_zero_partial(m, start, head_end);
+		r = __pc_get_partial(m, start, &head);
 		if (r < 0)
 			return r;
 	}
 	if ((end & (PC_PAGE_SIZE - 1)) && tail_start >= head_end) {
-		r = __pc_zero_partial(m, tail_start, end);
-		if (r < 0)
+		r = __pc_get_partial(m, tail_start, &tail);
+		if (r < 0) {
+			if (head)
+				pc_page_release(head);
 			return r;
+		}
 	}
+	if (first < last_excl)
+		__pc_remove_range(m, first, last_excl - 1);
+	/* Bytes past EOF read as zero already; a page there was not taken. */
+	__pc_zero_partial(m, head, start, PC_MIN(head_end, PC_MAX(size, start)));
+	__pc_zero_partial(m, tail, tail_start, PC_MIN(end, PC_MAX(size, tail_start)));
 	PC_INJECT("punch_before_free");
 	if (first < last_excl)
 		return m->backend->ops.free(m->backend->priv, m->obj, first << PC_PAGE_SHIFT,
@@ -166,35 +190,41 @@ static int __pc_punch_locked(struct pc_mapping *m, uint64_t start, uint64_t end,
 	return 0;
 }
 
-/* Step 3 for truncate to @size. */
+/*
+ * Step 3 for truncate to @size.  A shrink zeroes the tail of the new last
+ * page in the cache and dirties it, so the zeros reach the backend whatever
+ * it does with the tail of a block; then it removes the pages past EOF, and
+ * only then has the backend free their blocks.  If the backend fails, the
+ * old size comes back: the pages past the new EOF are gone (their data was
+ * being truncated anyway), and the backend still holds its blocks.
+ */
 static int __pc_truncate_locked(struct pc_mapping *m, uint64_t size)
 {
 	const struct pc_backend_ops *ops = &m->backend->ops;
 	uint64_t old = pc_mapping_size(m);
 	uint64_t first = (size + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
+	struct pc_page *tail = NULL;
 	int r;
 
 	if (size < old) {
+		if (size & (PC_PAGE_SIZE - 1)) {
+			r = __pc_get_partial(m, size, &tail);
+			if (r < 0)
+				return r;
+		}
 		/* Reads check the size after finding a page (filemap.c, inv. 3). */
 		__atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
 		__pc_remove_range(m, first, UINT64_MAX);
-		if (size & (PC_PAGE_SIZE - 1)) {
-			struct pc_page *p = pc_page_lookup(m, size >> PC_PAGE_SHIFT);
-
-			/* Bytes past EOF in a cached page are zero (filemap.c, inv. 1). */
-			if (p) {
-				pc_page_lock(p);
-				memset((char *)p->data + (size & (PC_PAGE_SIZE - 1)), 0,
-				       PC_PAGE_SIZE - (size & (PC_PAGE_SIZE - 1)));
-				pc_page_unlock(p);
-				pc_page_release(p);
-			}
-		}
+		/* Filemap.c, invariant 1: bytes past EOF in a cached page are zero. */
+		__pc_zero_partial(m, tail, size, (size | (PC_PAGE_SIZE - 1)) + 1);
 	}
 	PC_INJECT("truncate_before_free");
 	r = ops->set_size(m->backend->priv, m->obj, size);
-	if (r < 0)
-		return r;	/* on a shrink the pages are gone; writeback retries the size */
+	if (r < 0) {
+		if (size < old)
+			__atomic_store_n(&m->size, old, __ATOMIC_RELEASE);
+		return r;
+	}
 	m->backend_size = size;
 	if (size > old)
 		__atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
@@ -297,7 +327,6 @@ PC_API int pc_truncate(struct pc_mapping *m, uint64_t size)
 PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len)
 {
 	uint64_t first, last;
-	int r;
 
 	if (!m || off > PC_MAX_SIZE)
 		return -EINVAL;
@@ -307,11 +336,11 @@ PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len)
 		return -EPERM;
 	first = off >> PC_PAGE_SHIFT;
 	last = len ? (off + len - 1) >> PC_PAGE_SHIFT : UINT64_MAX;
-	/* No data may be lost: write dirty pages first, and stop if that fails. */
-	r = __pc_writeback_range(m, first, last);
-	if (r < 0)
-		return r;
-	/* Pins on removed pages keep their memory; we cannot wait with the lock held. */
-	__pc_remove_range(m, first, last);
-	return 0;
+	/*
+	 * No data may be lost: each page is written back if dirty and removed
+	 * under one page-lock hold.  We cannot wait for pins with the engine's
+	 * lock held; read pins keep their (old) memory, write pins keep their
+	 * page in the cache and the call answers -EBUSY.
+	 */
+	return __pc_writeback_remove_range(m, first, last);
 }

@@ -29,6 +29,8 @@
 #ifndef PAGECACHE_BACKEND_H
 #define PAGECACHE_BACKEND_H
 
+#include <sys/uio.h>
+
 #include <pagecache.h>
 
 #ifdef __cplusplus
@@ -49,6 +51,18 @@ struct pc_extent {
 	uint64_t addr;		/* device address of @offset (MAPPED, UNWRITTEN) */
 	uint32_t type;		/* enum pc_extent_type */
 	uint32_t flags;		/* none defined yet: 0 */
+};
+
+/*
+ * One vectored block I/O: the device range [addr, addr + total length of
+ * @iov) moved from or to the page buffers of @iov, in order.  Lengths are
+ * whole pages; buffers are page-aligned.
+ */
+struct pc_io {
+	uint64_t addr;			/* device address of the first byte */
+	const struct iovec *iov;	/* page buffers */
+	unsigned int iovcnt;
+	int result;			/* out: 0, or -errno for this I/O */
 };
 
 struct pc_backend_ops {
@@ -96,6 +110,17 @@ struct pc_backend_ops {
 
 	/* Release @priv.  Every object is closed. */
 	void (*destroy)(void *priv);
+
+	/*
+	 * Optional: @n vectored reads (or writes) of @obj at once, done in any
+	 * order, each with its own result.  This is how the library reads
+	 * ahead and writes back runs of pages in few large I/Os; a backend may
+	 * submit them together (io_uring).  Returns 0 once every I/O has a
+	 * result, or -errno if none was attempted.  NULL: the library uses
+	 * read/write page by page.
+	 */
+	int (*readv)(void *priv, void *obj, struct pc_io *io, unsigned int n);
+	int (*writev)(void *priv, void *obj, struct pc_io *io, unsigned int n);
 };
 
 /*
