@@ -145,8 +145,12 @@ PC_API void pc_page_put(struct pc_page *p);
  * past EOF.  Partial pages at either end are zeroed in place; whole pages are
  * removed from the cache before the backend frees their blocks (G1, G2).
  * pc_truncate() shrinks (freeing blocks past the new EOF) or grows.
- * These take the invalidate_lock exclusive themselves: calling them while
- * holding it answers -EDEADLK.
+ * Pinned pages in the range are waited for with the lock dropped (G3).
+ * Reading the partial pages is the only step that can fail for want of
+ * memory, and it comes first, so -ENOMEM changes nothing.  If the backend
+ * fails to free blocks, the error is returned; a failed shrink keeps the old
+ * size.  These take the invalidate_lock exclusive themselves: calling them
+ * while holding it answers -EDEADLK.
  */
 PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len);
 PC_API int pc_zero_range(struct pc_mapping *m, uint64_t off, uint64_t len);
@@ -178,10 +182,14 @@ PC_API void pc_invalidate_unlock_two(struct pc_mapping *a, struct pc_mapping *b)
 
 /*
  * Drop the cached pages that overlap [off, off + len) (len 0: to EOF) without
- * freeing backend blocks.  Dirty pages are written back first, so no data is
- * lost.  The caller must hold the invalidate_lock exclusive (-EPERM if not).
- * Pins on dropped pages are waited out with the lock still held: the caller
- * chose to hold it, so the pin holders must not need it.
+ * freeing backend blocks, for an engine that moves blocks itself.  Each
+ * dirty page is written back before it is dropped, so no data is lost.
+ * The caller must hold the invalidate_lock exclusive (-EPERM if not).
+ * Pins are not waited for (the caller's lock cannot be dropped): a page
+ * pinned for read is dropped and its holder keeps the old copy; a page
+ * pinned for write (PC_FAULT_WRITE) stays cached, since stores through the
+ * pin would otherwise go nowhere, and the call answers -EBUSY after
+ * dropping the others.  A write error is returned, and that page stays.
  */
 PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len);
 

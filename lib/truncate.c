@@ -191,12 +191,13 @@ static int __pc_punch_locked(struct pc_mapping *m, uint64_t start, uint64_t end,
 }
 
 /*
- * Step 3 for truncate to @size.  A shrink zeroes the tail of the new last
- * page in the cache and dirties it, so the zeros reach the backend whatever
- * it does with the tail of a block; then it removes the pages past EOF, and
- * only then has the backend free their blocks.  If the backend fails, the
- * old size comes back: the pages past the new EOF are gone (their data was
- * being truncated anyway), and the backend still holds its blocks.
+ * Step 3 for truncate to @size.  A shrink removes the pages past the new
+ * EOF, and only then has the backend free their blocks; then it zeroes the
+ * tail of the new last page in the cache and dirties it, so the zeros reach
+ * the backend whatever it does with the tail of a block.  If the backend
+ * fails, the old size comes back: the pages past the new EOF are gone
+ * (their data was being truncated anyway), the backend still holds its
+ * blocks, and the last page is untouched.
  */
 static int __pc_truncate_locked(struct pc_mapping *m, uint64_t size)
 {
@@ -215,17 +216,19 @@ static int __pc_truncate_locked(struct pc_mapping *m, uint64_t size)
 		/* Reads check the size after finding a page (filemap.c, inv. 3). */
 		__atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
 		__pc_remove_range(m, first, UINT64_MAX);
-		/* Filemap.c, invariant 1: bytes past EOF in a cached page are zero. */
-		__pc_zero_partial(m, tail, size, (size | (PC_PAGE_SIZE - 1)) + 1);
 	}
 	PC_INJECT("truncate_before_free");
 	r = ops->set_size(m->backend->priv, m->obj, size);
 	if (r < 0) {
 		if (size < old)
 			__atomic_store_n(&m->size, old, __ATOMIC_RELEASE);
+		if (tail)
+			pc_page_release(tail);
 		return r;
 	}
 	m->backend_size = size;
+	/* Filemap.c, invariant 1: bytes past EOF in a cached page are zero. */
+	__pc_zero_partial(m, tail, size, (size | (PC_PAGE_SIZE - 1)) + 1);
 	if (size > old)
 		__atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
 	return 0;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "helpers.h"
+#include "hook_backend.h"
 
 static void test_write_read_roundtrip(void **state)
 {
@@ -292,6 +293,56 @@ static void test_bad_input_changes_nothing(void **state)
 	fixture_delete(f);
 }
 
+static struct pc_mapping *wb_m;
+
+/* In the middle of the page write: let the test store through the pin and put it. */
+static void wb_mid(void)
+{
+	hb.write_mid = NULL;
+	hb_set_stage(1);
+	hb_wait_stage(2);
+}
+
+static void *wb_sync(void *arg)
+{
+	(void)arg;
+	assert_int_equal(pc_sync(wb_m, 0, 0), 0);
+	return NULL;
+}
+
+/*
+ * G6: a store through a write pin made while writeback copies the page, with
+ * the pin put before the copy ends, still reaches the backend.
+ */
+static void test_write_pin_put_during_writeback(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_page *p;
+	char buf[PS];
+	pthread_t t;
+
+	(void)state;
+	hb_setup(&c, &b, &wb_m, 0);
+	memset(buf, 'A', PS);
+	assert_int_equal(pc_write(wb_m, buf, PS, 0, 0), PS);
+	assert_int_equal(pc_sync(wb_m, 0, 0), 0);
+	assert_int_equal(pc_fault(wb_m, 0, PC_FAULT_WRITE, &p), 0);
+	hb.write_mid = wb_mid;
+	pthread_create(&t, NULL, wb_sync, NULL);
+	hb_wait_stage(1);		/* the first half of the page is on the device */
+	((char *)pc_page_addr(p))[0] = 'Z';
+	pc_page_put(p);
+	hb_set_stage(2);
+	pthread_join(t, NULL);
+	assert_int_equal(hb.dev[0], 'A');	/* that write had copied byte 0 already */
+	assert_int_equal(pc_sync(wb_m, 0, 0), 0);
+	assert_int_equal(hb.dev[0], 'Z');
+	assert_int_equal(pc_close(&wb_m), 0);
+	pc_backend_delete(&b);
+	pc_cache_delete(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_misses_one_read),
 		cmocka_unit_test(test_enomem_budget),
 		cmocka_unit_test(test_bad_input_changes_nothing),
+		cmocka_unit_test(test_write_pin_put_during_writeback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

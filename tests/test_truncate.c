@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "hook_backend.h"
 
 /* Write @len bytes of pattern @seed at 0 into @m and into the shadow @sh. */
 static void put_pattern(struct pc_mapping *m, char *sh, size_t len, unsigned seed)
@@ -332,6 +333,148 @@ static void test_close_with_pin(void **state)
 	fixture_delete(f);
 }
 
+/* A page pinned for write is not dropped: stores through the pin would be lost. */
+static void test_invalidate_range_keeps_write_pins(void **state)
+{
+	struct fixture *f = fixture_new(0, 4 << 20);
+	struct pc_page *p;
+	char sh[2 * PS], buf[PS];
+
+	(void)state;
+	put_pattern(f->m, sh, sizeof(sh), 29);
+	assert_int_equal(pc_fault(f->m, PS, PC_FAULT_WRITE, &p), 0);
+	((char *)pc_page_addr(p))[5] = 'Q';
+	pc_invalidate_lock(f->m);
+	assert_int_equal(pc_invalidate_range(f->m, 0, 0), -EBUSY);
+	pc_invalidate_unlock(f->m);
+	assert_int_equal(stats_of(f->cache).pages_cached, 1);	/* page 0 went, page 1 stayed */
+	((char *)pc_page_addr(p))[6] = 'R';
+	pc_page_put(p);
+	pc_invalidate_lock(f->m);
+	assert_int_equal(pc_invalidate_range(f->m, 0, 0), 0);
+	pc_invalidate_unlock(f->m);
+	assert_int_equal(stats_of(f->cache).pages_cached, 0);
+	assert_int_equal(pc_read(f->m, buf, PS, PS, 0), PS);
+	assert_int_equal(buf[5], 'Q');
+	assert_int_equal(buf[6], 'R');
+	assert_memory_equal(buf, sh + PS, 5);
+	fixture_delete(f);
+}
+
+/* G8: a punch that fails for want of memory has changed nothing. */
+static void test_punch_enomem_changes_nothing(void **state)
+{
+	struct fixture *f = fixture_new(3 * PS, 4 << 20);
+	struct pc_mapping *o;
+	char a[3 * PS], buf[3 * PS];
+
+	(void)state;
+	memset(a, 'A', sizeof(a));
+	for (int i = 0; i < 3; i++) {	/* all on the backend, nothing cached */
+		assert_int_equal(pc_write(f->m, a, PS, (uint64_t)i * PS, 0), PS);
+		pc_invalidate_lock(f->m);
+		assert_int_equal(pc_invalidate_range(f->m, 0, 0), 0);
+		pc_invalidate_unlock(f->m);
+	}
+	memset(a + PS, 'B', PS);
+	assert_int_equal(pc_write(f->m, a + PS, PS, PS, 0), PS);	/* page 1 dirty */
+	assert_int_equal(pc_open(&o, f->cache, f->be, "o", PC_CREAT), 0);
+	assert_int_equal(pc_write(o, "x", 1, PS, 0), 1);		/* the cache is full */
+	/* The partial head page (0) cannot be read in. */
+	assert_int_equal(pc_punch(f->m, 100, 2 * PS), -ENOMEM);
+	assert_int_equal(pc_close(&o), 0);
+	assert_int_equal(pc_read(f->m, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
+	assert_memory_equal(buf, a, sizeof(a));
+	assert_int_equal(stats_of(f->cache).punches, 0);
+	fixture_delete(f);
+}
+
+/* A read error on a partial page fails the punch before anything changes. */
+static void test_punch_map_error_changes_nothing(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m;
+	char a[3 * PS], buf[3 * PS];
+
+	(void)state;
+	hb_setup(&c, &b, &m, 0);
+	memset(a, 'A', sizeof(a));
+	assert_int_equal(pc_write(m, a, sizeof(a), 0, 0), (ssize_t)sizeof(a));
+	assert_int_equal(pc_close(&m), 0);
+	assert_int_equal(pc_open(&m, c, b, "o", 0), 0);
+	memset(a + PS, 'B', PS);
+	assert_int_equal(pc_write(m, a + PS, PS, PS, 0), PS);
+	hb.fail_map = 1;
+	assert_int_equal(pc_punch(m, 100, 2 * PS), -EIO);
+	assert_int_equal(pc_read(m, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
+	assert_memory_equal(buf, a, sizeof(a));
+	assert_int_equal(pc_close(&m), 0);
+	pc_backend_delete(&b);
+	pc_cache_delete(&c);
+}
+
+/* A backend that fails to shrink leaves the old size, and the data under it. */
+static void test_truncate_backend_error_keeps_size(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m;
+	char a[2 * PS], buf[2 * PS];
+	uint64_t size;
+
+	(void)state;
+	hb_setup(&c, &b, &m, 0);
+	memset(a, 'A', sizeof(a));
+	assert_int_equal(pc_write(m, a, sizeof(a), 0, 0), (ssize_t)sizeof(a));
+	assert_int_equal(pc_sync(m, 0, 0), 0);
+	hb.fail_set_size = 1;
+	assert_int_equal(pc_truncate(m, 10), -EIO);
+	assert_int_equal(pc_size(m, &size), 0);
+	assert_int_equal(size, sizeof(a));
+	assert_int_equal(hb.size, sizeof(a));
+	assert_int_equal(pc_read(m, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
+	assert_memory_equal(buf, a, sizeof(a));
+	/* Writeback never shrinks the backend behind truncate's back. */
+	assert_int_equal(pc_sync(m, 0, 0), 0);
+	assert_int_equal(hb.size, sizeof(a));
+	assert_int_equal(pc_close(&m), 0);
+	pc_backend_delete(&b);
+	pc_cache_delete(&c);
+}
+
+/*
+ * After truncate down and up, the old bytes past the short size read as zero
+ * even from a backend that leaves the tail of its last block alone.
+ */
+static void test_truncate_tail_zeroed_by_the_cache(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m;
+	char a[PS], buf[PS];
+
+	(void)state;
+	hb_setup(&c, &b, &m, 0);
+	hb.keep_tail = true;
+	memset(a, 'A', sizeof(a));
+	assert_int_equal(pc_write(m, a, PS, 0, 0), PS);
+	assert_int_equal(pc_close(&m), 0);
+	assert_int_equal(pc_open(&m, c, b, "o", 0), 0);	/* page 0 not cached */
+	assert_int_equal(pc_truncate(m, 100), 0);
+	assert_int_equal(pc_truncate(m, PS), 0);
+	assert_int_equal(pc_read(m, buf, PS, 0, 0), PS);
+	assert_memory_equal(buf, a, 100);
+	assert_true(is_zero(buf + 100, PS - 100));
+	assert_int_equal(pc_close(&m), 0);
+	assert_int_equal(pc_open(&m, c, b, "o", 0), 0);
+	assert_int_equal(pc_read(m, buf, PS, 0, 0), PS);
+	assert_true(is_zero(buf + 100, PS - 100));
+	assert_int_equal(pc_close(&m), 0);
+	pc_backend_delete(&b);
+	pc_cache_delete(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +490,11 @@ int main(void)
 		cmocka_unit_test(test_invalidate_range),
 		cmocka_unit_test(test_punch_waits_for_pin),
 		cmocka_unit_test(test_close_with_pin),
+		cmocka_unit_test(test_invalidate_range_keeps_write_pins),
+		cmocka_unit_test(test_punch_enomem_changes_nothing),
+		cmocka_unit_test(test_punch_map_error_changes_nothing),
+		cmocka_unit_test(test_truncate_backend_error_keeps_size),
+		cmocka_unit_test(test_truncate_tail_zeroed_by_the_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,15 +9,16 @@
  * does block I/O at device addresses, and may hand out direct pointers
  * (DAX-capable backends).
  *
- * The page cache calls these ops under its own locks (doc/backends.md says
- * which).  In short:
+ * The page cache calls these ops under its own locks.  In short:
  *  - map and read run with the mapping's invalidate_lock held shared (fill);
  *  - alloc and write run with it held shared (writeback);
  *  - free, set_size run with it held exclusive (invalidation), after every
  *    cached page of the range is gone.
- * So a backend need not guard an object's block map against the page cache;
- * it must only make its own allocator safe between objects, because ops on
- * different objects run concurrently.
+ * Of one object, alloc, write, writev, set_size and flush never run
+ * concurrently with each other (writeback holds a per-mapping mutex, and
+ * invalidation the exclusive lock).  So a backend need not guard an object's
+ * block map against the page cache; it must only make its own allocator
+ * safe between objects, because ops on different objects run concurrently.
  *
  * Device addresses are bytes, page-aligned, opaque to the cache: a backend
  * with one host file per object may use the file offset itself.
@@ -78,7 +79,14 @@ struct pc_backend_ops {
 	int (*unlink)(void *priv, const char *name);
 
 	int (*get_size)(void *priv, void *obj, uint64_t *size);
-	/* Set the size; shrinking frees the blocks wholly past the new size. */
+	/*
+	 * Set the size; shrinking frees the blocks wholly past the new size.
+	 * The bytes of the last block past a new, smaller size need not be
+	 * zeroed: the library writes zeros there itself.  The library may
+	 * write blocks past the size it last set (it raises the size before
+	 * writeback, but a write can extend the object meanwhile); a later
+	 * grow must show those bytes.
+	 */
 	int (*set_size)(void *priv, void *obj, uint64_t size);
 
 	/*
@@ -96,10 +104,13 @@ struct pc_backend_ops {
 	/* Free the blocks of [@off, @off + @len) (page-aligned); reads as hole. */
 	int (*free)(void *priv, void *obj, uint64_t off, uint64_t len);
 
-	/* Block I/O at device addresses; whole pages; return 0 or -errno. */
+	/*
+	 * Block I/O at device addresses; whole pages; return 0 or -errno.  A
+	 * read of device space that holds no data returns zeros.
+	 */
 	int (*read)(void *priv, void *obj, uint64_t addr, void *buf, size_t len);
 	int (*write)(void *priv, void *obj, uint64_t addr, const void *buf, size_t len);
-	/* Make writes to @obj durable. NULL: nothing to do. */
+	/* Make writes to @obj, and its size, durable. NULL: nothing to do. */
 	int (*flush)(void *priv, void *obj);
 
 	/*
