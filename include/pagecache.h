@@ -73,13 +73,24 @@ PC_API size_t pc_page_size(void);
 /*
  * Caches.  @capacity_bytes bounds the memory of cached page data; 0 selects
  * the default (PC_CACHE_DEFAULT_CAPACITY).  It is rounded down to whole
- * pages and must hold at least one page.  Until reclaim exists, a full cache
- * refuses new pages with -ENOMEM and counts the refusal.  A cache must have
+ * pages and must hold at least one page.  A full cache evicts clean pages
+ * (CLOCK, across all its mappings) and has dirty ones written back first;
+ * when every page is pinned, dirty and unwritable, or locked, a new page is
+ * refused with -ENOMEM, counted in pc_stats().enomem.  Page structs and
+ * index nodes are not charged; pc_stats().meta_bytes reports them.  Each
+ * cache runs a flusher thread for background writeback.  A cache must have
  * no open mappings when it is deleted.
  */
 #define PC_CACHE_DEFAULT_CAPACITY (256ull << 20)
 PC_API int pc_cache_new(struct pc_cache **out, uint64_t capacity_bytes);
 PC_API void pc_cache_delete(struct pc_cache **c);
+/*
+ * Background writeback: the flusher writes back dirty pages once more than
+ * @dirty_percent (1-100; default 20) of the budget is dirty, and any dirty
+ * page older than @expire_ms (default 5000).  -EINVAL outside those ranges.
+ */
+PC_API int pc_cache_set_writeback(struct pc_cache *c, unsigned dirty_percent,
+				  unsigned expire_ms);
 
 /*
  * Backends.  The RAM backend is a fixed-size device of @device_bytes (whole
@@ -158,8 +169,11 @@ PC_API int pc_truncate(struct pc_mapping *m, uint64_t size);
 PC_API int pc_size(struct pc_mapping *m, uint64_t *size);
 
 /*
- * Write back dirty pages in [off, off + len) (len 0: to EOF) and make the
- * backend durable.  Returns the first error met.
+ * Write back dirty pages in [off, off + len) (len 0: to EOF), waiting for
+ * background writeback in flight, and make the backend durable.  Returns
+ * the first error this call met; or else, once, the newest write error that
+ * background writeback met since the last pc_sync() or pc_close() reported
+ * one (as errseq does).  A page whose write failed stays dirty.
  */
 PC_API int pc_sync(struct pc_mapping *m, uint64_t off, uint64_t len);
 
@@ -212,9 +226,13 @@ struct pc_stats {
 	uint64_t pages_removed;	/* pages removed by invalidation */
 	uint64_t pin_waits;	/* waits for a pinned page during invalidation */
 	uint64_t retries;	/* invalidation restarts after a pin wait */
-	uint64_t meta_bytes;	/* page structs and index nodes, not in the budget */
+	uint64_t meta_bytes;	/* page structs and index nodes: not charged to the budget */
 	uint64_t index_nodes;	/* index nodes live */
 	uint64_t write_errors;	/* backend write failures seen by writeback */
+	uint64_t evictions;	/* clean pages evicted by reclaim */
+	uint64_t reclaim_scans;	/* pages looked at by reclaim */
+	uint64_t flusher_runs;	/* background writeback passes */
+	uint64_t dirty_pages;	/* pages dirty now */
 };
 PC_API int pc_stats(const struct pc_cache *c, struct pc_stats *st, size_t size);
 

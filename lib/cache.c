@@ -82,6 +82,12 @@ PC_API int pc_cache_new(struct pc_cache **out, uint64_t capacity_bytes)
 	memset(c, 0, sizeof(*c));
 	c->capacity = capacity_bytes;
 	pthread_mutex_init(&c->pool_lock, NULL);
+	pthread_mutex_init(&c->mappings_lock, NULL);
+	pthread_mutex_init(&c->reclaim_lock, NULL);
+	pthread_cond_init(&c->flusher_cond, NULL);
+	pthread_cond_init(&c->mappings_cond, NULL);
+	c->dirty_limit = PC_MAX((capacity_bytes >> PC_PAGE_SHIFT) * PC_DIRTY_PERCENT / 100, 1);
+	c->dirty_expire_ms = PC_DIRTY_EXPIRE_MS;
 	*out = c;
 	return 0;
 }
@@ -93,6 +99,7 @@ PC_API void pc_cache_delete(struct pc_cache **cp)
 	if (!cp || !*cp)
 		return;
 	c = *cp;
+	pc_flusher_stop(c);
 	/*
 	 * Page structs are freed through call_rcu and give their data back
 	 * before that; wait for them so that nothing refers to @c.
@@ -104,6 +111,10 @@ PC_API void pc_cache_delete(struct pc_cache **cp)
 	}
 	free(c->chunks);
 	pthread_mutex_destroy(&c->pool_lock);
+	pthread_mutex_destroy(&c->mappings_lock);
+	pthread_mutex_destroy(&c->reclaim_lock);
+	pthread_cond_destroy(&c->flusher_cond);
+	pthread_cond_destroy(&c->mappings_cond);
 	free(c);
 	*cp = NULL;
 }
@@ -161,18 +172,34 @@ static int __pc_cache_grow(struct pc_cache *c)
 	return 0;
 }
 
-void *pc_cache_alloc_data(struct pc_cache *c)
+/* Charge one page to the budget: false if it is full. */
+static bool pc_cache_charge(struct pc_cache *c)
 {
 	uint64_t used = __atomic_load_n(&c->used, __ATOMIC_RELAXED);
-	void **pg;
 
 	do {
-		if (used + PC_PAGE_SIZE > c->capacity) {
+		if (used + PC_PAGE_SIZE > c->capacity)
+			return false;
+	} while (!__atomic_compare_exchange_n(&c->used, &used, used + PC_PAGE_SIZE, false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+void *pc_cache_alloc_data(struct pc_cache *c)
+{
+	void **pg;
+
+	/*
+	 * A full budget is made room in by reclaim (reclaim.c).  Others may
+	 * take what it frees first, so try a few times; when reclaim frees
+	 * nothing, everything is pinned, dirty and unwritable, or locked.
+	 */
+	for (int tries = 0; !pc_cache_charge(c); tries++) {
+		if (tries == 8 || !pc_cache_reclaim(c, PC_RECLAIM_WANT)) {
 			pc_stat_inc(c, PC_STAT_ENOMEM);
 			return NULL;
 		}
-	} while (!__atomic_compare_exchange_n(&c->used, &used, used + PC_PAGE_SIZE, false,
-					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	}
 
 	pthread_mutex_lock(&c->pool_lock);
 	pc_lockdep_acquire(&c->pool_lock, PC_LC_LEAF, PC_LOCK_EXCL, "pool_lock");
@@ -228,6 +255,10 @@ PC_API int pc_stats(const struct pc_cache *c, struct pc_stats *st, size_t size)
 	s.pin_waits = sum[PC_STAT_PIN_WAITS];
 	s.retries = sum[PC_STAT_RETRIES];
 	s.write_errors = sum[PC_STAT_WRITE_ERRORS];
+	s.evictions = sum[PC_STAT_EVICTIONS];
+	s.reclaim_scans = sum[PC_STAT_RECLAIM_SCANS];
+	s.flusher_runs = sum[PC_STAT_FLUSHER_RUNS];
+	s.dirty_pages = __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED);
 	s.pages_cached = __atomic_load_n(&c->pages, __ATOMIC_RELAXED);
 	s.bytes_cached = __atomic_load_n(&c->used, __ATOMIC_RELAXED);
 	s.capacity = c->capacity;

@@ -3,10 +3,13 @@
  * struct pc_cache: the memory budget, the page-data allocator and the
  * statistics shared by every mapping of a cache.
  *
- * Budget: @used counts the bytes of page data handed out; pc_cache_charge()
- * refuses a page that would take it past @capacity (-ENOMEM, counted in
- * enomem), so the cache never overcommits.  Metadata (page structs, index
- * nodes) is reported separately in meta_bytes and is not charged.
+ * Budget: @used counts the bytes of page data handed out; a page that would
+ * take it past @capacity is not charged until reclaim (reclaim.c) has freed
+ * room, and if it cannot, the caller gets -ENOMEM (counted in enomem): the
+ * cache never overcommits.  Metadata (page structs, index nodes) is not
+ * charged; pc_stats() reports it separately in meta_bytes (about 2.5% of
+ * the page data: a 96-byte page struct and a share of an index node per
+ * 4 KiB page).
  *
  * Page data comes from chunks of PC_CHUNK_PAGES pages mapped on demand and
  * kept until the cache is deleted; free pages sit on a free list.  A chunk
@@ -24,6 +27,7 @@
 #define PC_CACHE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -31,6 +35,9 @@
 #define PC_PAGE_SHIFT 12
 #define PC_PAGE_SIZE (1u << PC_PAGE_SHIFT)
 #define PC_CHUNK_PAGES 512	/* 2 MiB: one transparent huge page */
+#define PC_DIRTY_PERCENT 20	/* default share of the budget that may be dirty */
+#define PC_DIRTY_EXPIRE_MS 5000	/* default age at which dirt is written back */
+#define PC_RECLAIM_WANT 32	/* pages one reclaim call tries to free */
 
 enum pc_stat {
 	PC_STAT_HITS,
@@ -45,6 +52,9 @@ enum pc_stat {
 	PC_STAT_PIN_WAITS,
 	PC_STAT_RETRIES,
 	PC_STAT_WRITE_ERRORS,
+	PC_STAT_EVICTIONS,
+	PC_STAT_RECLAIM_SCANS,
+	PC_STAT_FLUSHER_RUNS,
 	PC_STAT_NR,
 };
 
@@ -66,8 +76,51 @@ struct pc_cache {
 	void **chunks;			/* mapped chunks, for munmap at delete */
 	size_t nr_chunks, chunks_cap;
 
+	/*
+	 * Background writeback (writeback.c).  mappings_lock (PC_LC_LEAF)
+	 * guards the list of open mappings, the flusher's state and each
+	 * mapping's flusher_refs.
+	 */
+	pthread_mutex_t mappings_lock;
+	pthread_cond_t flusher_cond;	/* wakes the flusher */
+	pthread_cond_t mappings_cond;	/* flusher_refs dropped; a flusher pass ended */
+	struct pc_mapping *mapping_list;
+	pthread_t flusher;
+	bool flusher_started, flusher_stop, flusher_kicked;
+	uint64_t flusher_passes;	/* passes completed */
+	uint64_t nr_dirty;		/* atomic: dirty pages in all mappings */
+	uint64_t dirty_limit;		/* pages: past it, the flusher writes; constant-ish */
+	uint64_t dirty_expire_ms;	/* older dirt is written back */
+
+	/*
+	 * Reclaim (reclaim.c): one reclaimer at a time, under reclaim_lock
+	 * (PC_LC_RECLAIM); its clock hand is a mapping of the list
+	 * (reclaim_mapping, held with a user reference) and an index in it.
+	 */
+	pthread_mutex_t reclaim_lock;
+	struct pc_mapping *reclaim_mapping;
+
 	struct pc_stat_stripe stats[PC_STAT_STRIPES];
 };
+
+/* Milliseconds on the monotonic clock. */
+uint64_t pc_now_ms(void);
+/* Start the flusher if it is not running; mappings_lock held. */
+int __pc_flusher_start(struct pc_cache *c);
+/* Ask the flusher for a pass now (any context: takes mappings_lock). */
+void pc_flusher_kick(struct pc_cache *c);
+void pc_flusher_stop(struct pc_cache *c);
+/* Kick the flusher and wait up to @ms for it to finish a pass. */
+void pc_flusher_wait(struct pc_cache *c, unsigned ms);
+/*
+ * Free up to @want clean pages of the cache, with a CLOCK scan over its
+ * mappings (reclaim.c); returns how many were freed.  When none could be,
+ * and pages are dirty, it has the flusher write back and tries once more.
+ * Any lock but an index lock or a leaf may be held.
+ */
+unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want);
+/* Forget @m as reclaim's clock hand: pc_close(), reclaim_lock and mappings_lock held. */
+void __pc_reclaim_forget(struct pc_cache *c, struct pc_mapping *m);
 
 extern __thread unsigned pc_stat_stripe_id __attribute__((tls_model("initial-exec")));
 unsigned pc_stat_stripe_slow(void);

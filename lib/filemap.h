@@ -37,6 +37,12 @@ int __pc_writeback_remove_range(struct pc_mapping *m, uint64_t first, uint64_t l
  */
 void __pc_remove_range(struct pc_mapping *m, uint64_t first, uint64_t last);
 
+/*
+ * Write back the whole mapping for pc_close() and report, errseq-style,
+ * the error to return.  invalidate_lock held exclusive.
+ */
+int pc_writeback_close(struct pc_mapping *m);
+
 /* Validate a byte range: 0, or -EINVAL/-EFBIG (see pc_punch()). */
 int pc_check_range(uint64_t off, uint64_t len);
 

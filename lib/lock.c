@@ -93,6 +93,15 @@ void pc_rwsem_down_read(struct pc_rwsem *s)
 	pc_held_push(s, PC_LOCK_SHARED);
 }
 
+bool pc_rwsem_try_down_read(struct pc_rwsem *s)
+{
+	if (pthread_rwlock_tryrdlock(&s->rw))
+		return false;
+	pc_lockdep_acquire_try(s, s->cls, PC_LOCK_SHARED, s->name);
+	pc_held_push(s, PC_LOCK_SHARED);
+	return true;
+}
+
 void pc_rwsem_up_read(struct pc_rwsem *s)
 {
 	pc_held_pop(s, PC_LOCK_SHARED);

@@ -32,6 +32,8 @@ struct pc_rwsem {
 int pc_rwsem_init(struct pc_rwsem *s, enum pc_lock_class cls, const char *name);
 void pc_rwsem_destroy(struct pc_rwsem *s);
 void pc_rwsem_down_read(struct pc_rwsem *s);
+/* Shared, if that can be had at once: true if taken. */
+bool pc_rwsem_try_down_read(struct pc_rwsem *s);
 void pc_rwsem_up_read(struct pc_rwsem *s);
 void pc_rwsem_down_write(struct pc_rwsem *s);
 void pc_rwsem_up_write(struct pc_rwsem *s);

@@ -9,7 +9,8 @@
  * The one exception is PC_LC_INVALIDATE, which may nest inside itself when
  * the inner lock has the higher address (pc_invalidate_lock_two()).
  * Re-acquiring a held lock is always a violation: none of the locks is
- * recursive.
+ * recursive.  A trylock is recorded without the order check, since it
+ * cannot wait (writeback locks a run of pages that way, reclaim a victim).
  *
  * Violations print the thread's held locks and abort.  Only the owning
  * thread touches its stack, so there is no locking here.
@@ -59,6 +60,17 @@ void pc_lockdep_acquire(const void *lock, enum pc_lock_class cls, enum pc_lock_m
 			continue;
 		pc_lockdep_report("lock order violation", lock, name);
 	}
+	if (pc_ld_depth == PC_LOCKDEP_MAX)
+		pc_lockdep_report("too many locks held", lock, name);
+	pc_ld_stack[pc_ld_depth++] = (struct pc_held_lock){ lock, cls, mode, name };
+}
+
+void pc_lockdep_acquire_try(const void *lock, enum pc_lock_class cls, enum pc_lock_mode mode,
+			    const char *name)
+{
+	for (int i = 0; i < pc_ld_depth; i++)
+		if (pc_ld_stack[i].lock == lock)
+			pc_lockdep_report("recursive acquisition", lock, name);
 	if (pc_ld_depth == PC_LOCKDEP_MAX)
 		pc_lockdep_report("too many locks held", lock, name);
 	pc_ld_stack[pc_ld_depth++] = (struct pc_held_lock){ lock, cls, mode, name };

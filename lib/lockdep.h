@@ -6,8 +6,8 @@
  * order: a thread may acquire a lock only if every lock it already holds is
  * of a lower class.  The order is the tree at the top of lib/mapping.c:
  *
- *	PC_LC_MMAP < PC_LC_INVALIDATE < PC_LC_WRITEBACK < PC_LC_PAGE < PC_LC_INDEX
- *	< PC_LC_LEAF
+ *	PC_LC_MMAP < PC_LC_INVALIDATE < PC_LC_WRITEBACK < PC_LC_PAGE < PC_LC_RECLAIM
+ *	< PC_LC_INDEX < PC_LC_LEAF
  *
  * Two locks of one class may be held together only where the class allows
  * nesting by address (invalidate_locks of two mappings, pc_invalidate_lock_two).
@@ -29,8 +29,9 @@ enum pc_lock_class {
 	PC_LC_INVALIDATE = 2,	/* mapping->invalidate_lock */
 	PC_LC_WRITEBACK = 3,	/* mapping->wb_lock */
 	PC_LC_PAGE = 4,		/* page->lock */
-	PC_LC_INDEX = 5,	/* index->lock */
-	PC_LC_LEAF = 6,		/* allocator, backend, wait tables: take no other lock */
+	PC_LC_RECLAIM = 5,	/* cache->reclaim_lock */
+	PC_LC_INDEX = 6,	/* index->lock */
+	PC_LC_LEAF = 7,		/* allocator, backend, wait tables: take no other lock */
 };
 
 enum pc_lock_mode {
@@ -42,6 +43,9 @@ enum pc_lock_mode {
 #ifdef PC_DEBUG_LOCKS
 void pc_lockdep_acquire(const void *lock, enum pc_lock_class cls, enum pc_lock_mode mode,
 			const char *name);
+/* A trylock cannot deadlock: record it without checking the order. */
+void pc_lockdep_acquire_try(const void *lock, enum pc_lock_class cls, enum pc_lock_mode mode,
+			    const char *name);
 void pc_lockdep_release(const void *lock);
 void pc_lockdep_assert_held(const void *lock, enum pc_lock_mode mode, const char *what);
 void pc_lockdep_assert_not_held(const void *lock, const char *what);
@@ -50,6 +54,11 @@ void pc_lockdep_assert_none_from(enum pc_lock_class cls, const char *what);
 #else
 static inline void pc_lockdep_acquire(const void *lock, enum pc_lock_class cls,
 				      enum pc_lock_mode mode, const char *name)
+{
+	(void)lock; (void)cls; (void)mode; (void)name;
+}
+static inline void pc_lockdep_acquire_try(const void *lock, enum pc_lock_class cls,
+					  enum pc_lock_mode mode, const char *name)
 {
 	(void)lock; (void)cls; (void)mode; (void)name;
 }

@@ -97,9 +97,51 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	}
 	m->size = size;
 	m->backend_size = size;
+	/* On the cache's list, for the flusher and reclaim; the first starts the flusher. */
+	pthread_mutex_lock(&c->mappings_lock);
+	r = __pc_flusher_start(c);
+	if (r == 0) {
+		m->cache_next = c->mapping_list;
+		if (m->cache_next)
+			m->cache_next->cache_prev = m;
+		c->mapping_list = m;
+	}
+	pthread_mutex_unlock(&c->mappings_lock);
+	if (r < 0) {
+		pc_backend_detach(b, m);
+		pc_mapping_free(m);
+		return r;
+	}
 	__atomic_fetch_add(&c->mappings, 1, __ATOMIC_RELAXED);
 	*out = m;
 	return 0;
+}
+
+/*
+ * Take @m off its cache's list, so that neither the flusher nor reclaim
+ * starts on it again, and wait for them to let go of it.  No lock held.
+ */
+static void pc_cache_unlink(struct pc_mapping *m)
+{
+	struct pc_cache *c = m->cache;
+
+	/* reclaim_lock first: no scan is running, so its hand can be moved. */
+	pthread_mutex_lock(&c->reclaim_lock);
+	pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
+	pthread_mutex_lock(&c->mappings_lock);
+	if (m->cache_prev)
+		m->cache_prev->cache_next = m->cache_next;
+	else
+		c->mapping_list = m->cache_next;
+	if (m->cache_next)
+		m->cache_next->cache_prev = m->cache_prev;
+	m->cache_next = m->cache_prev = NULL;
+	__pc_reclaim_forget(c, m);
+	pc_lockdep_release(&c->reclaim_lock);
+	pthread_mutex_unlock(&c->reclaim_lock);
+	while (m->users)
+		pthread_cond_wait(&c->mappings_cond, &c->mappings_lock);
+	pthread_mutex_unlock(&c->mappings_lock);
 }
 
 PC_API int pc_close(struct pc_mapping **mp)
@@ -113,8 +155,9 @@ PC_API int pc_close(struct pc_mapping **mp)
 	r = pc_check_not_holding(m);
 	if (r < 0)
 		return r;
+	pc_cache_unlink(m);
 	pc_rwsem_down_write(&m->invalidate_lock);
-	r = __pc_writeback_range(m, 0, UINT64_MAX);
+	r = pc_writeback_close(m);
 	/*
 	 * Whatever writeback could not write is lost now, as @r says.  Pinned
 	 * pages leave the index too and stay valid until put; they refer to

@@ -48,6 +48,32 @@ struct pc_mapping {
 	pthread_mutex_t wb_lock;	/* serialises writeback of this mapping */
 	/* protected by wb_lock (or invalidate_lock exclusive): */
 	uint64_t backend_size;		/* the size the backend was last told */
+
+	/*
+	 * Write errors, as errseq_t: writeback records each error with a new
+	 * sequence number; pc_sync() and pc_close() report the newest error
+	 * not reported yet, once.  Atomic: writers hold wb_lock, readers none.
+	 */
+	int wb_err;			/* the newest error */
+	uint32_t wb_err_seq;		/* bumped with each error recorded */
+	uint32_t wb_err_reported;	/* wb_err_seq at the last report */
+
+	/* Dirty accounting for background writeback; atomic. */
+	uint64_t nr_dirty;		/* pages dirty now */
+	uint64_t dirtied_when;		/* ms (monotonic) when nr_dirty left 0 */
+
+	/*
+	 * On the cache's list of mappings (cache->mappings_lock), and the hold
+	 * the flusher or reclaim take on it while they work without that
+	 * lock: pc_close() unlinks the mapping, then waits for users to reach
+	 * 0 (cache->mappings_lock, mappings_cond).
+	 */
+	struct pc_mapping *cache_next, *cache_prev;
+	unsigned int users;		/* flusher or reclaim working on it */
+	uint64_t flush_pass;		/* the flusher pass that last visited it */
+
+	/* Reclaim's clock hand in this mapping: the next index it looks at. */
+	uint64_t reclaim_index;		/* cache->reclaim_lock */
 };
 
 static inline uint64_t pc_mapping_size(const struct pc_mapping *m)

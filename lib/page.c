@@ -158,8 +158,12 @@ struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
 		 * holds is the mapping's page.  Re-reading the slot is enough
 		 * (index.h, pc_index_slot()).
 		 */
-		if (pc_likely(pc_rcu_dereference(*slot) == p))
+		if (pc_likely(pc_rcu_dereference(*slot) == p)) {
+			/* For reclaim's second chance; written once per pass. */
+			if (!(pc_page_flags(p) & PG_REFERENCED))
+				pc_page_set_flag(p, PG_REFERENCED);
 			break;
+		}
 		pc_page_release(p);
 	}
 	pc_rcu_read_unlock();
@@ -196,6 +200,25 @@ void pc_page_wait_pins(struct pc_page *p, int mine)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* One page more or fewer dirty in @m.  Index lock held. */
+static void __pc_account_dirty(struct pc_mapping *m, int delta)
+{
+	struct pc_cache *c = m->cache;
+	uint64_t was;
+
+	if (delta > 0) {
+		was = __atomic_fetch_add(&m->nr_dirty, 1, __ATOMIC_RELAXED);
+		if (was == 0)
+			__atomic_store_n(&m->dirtied_when, pc_now_ms(), __ATOMIC_RELAXED);
+		was = __atomic_fetch_add(&c->nr_dirty, 1, __ATOMIC_RELAXED);
+		if (was + 1 == c->dirty_limit)
+			pc_flusher_kick(c);	/* crossing the line: write some back */
+	} else {
+		__atomic_fetch_sub(&m->nr_dirty, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&c->nr_dirty, 1, __ATOMIC_RELAXED);
+	}
+}
+
 void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p)
 {
 	pc_page_assert_locked(p);
@@ -205,6 +228,7 @@ void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p)
 	if (!pc_page_test(p, PG_REMOVED)) {
 		pc_page_set_flag(p, PG_DIRTY);
 		__pc_index_set_mark(&m->pages, p->index, PC_MARK_DIRTY);
+		__pc_account_dirty(m, 1);
 	}
 	pc_index_unlock(&m->pages);
 }
@@ -216,8 +240,10 @@ void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p)
 		return;
 	pc_index_lock(&m->pages);
 	pc_page_clear_flag(p, PG_DIRTY);
-	if (!pc_page_test(p, PG_REMOVED))
+	if (!pc_page_test(p, PG_REMOVED)) {
 		__pc_index_clear_mark(&m->pages, p->index, PC_MARK_DIRTY);
+		__pc_account_dirty(m, -1);
+	}
 	pc_index_unlock(&m->pages);
 }
 
@@ -228,6 +254,8 @@ void __pc_page_remove(struct pc_mapping *m, struct pc_page *p)
 	pc_page_assert_locked(p);
 	pc_index_lock(&m->pages);
 	old = __pc_index_erase(&m->pages, p->index);
+	if (pc_page_test(p, PG_DIRTY))
+		__pc_account_dirty(m, -1);
 	pc_page_clear_flag(p, PG_DIRTY | PG_WRMAPPED);
 	pc_page_set_flag(p, PG_REMOVED);
 	pc_index_unlock(&m->pages);
@@ -235,4 +263,32 @@ void __pc_page_remove(struct pc_mapping *m, struct pc_page *p)
 	pc_stat_inc(m->cache, PC_STAT_PAGES_REMOVED);
 	/* The index's reference: the caller still holds its own. */
 	pc_page_release(p);
+}
+
+bool __pc_page_try_evict(struct pc_mapping *m, struct pc_page *p)
+{
+	int two = 2;	/* the index's reference and the caller's */
+
+	pc_page_assert_locked(p);
+	if (pc_page_flags(p) != PG_UPTODATE || pc_page_refs(p) != 2)
+		return false;	/* dirty, under writeback, referenced, removed or pinned */
+	pc_index_lock(&m->pages);
+	/*
+	 * Freeze: from 2 to 0, so that a speculative get (which fails on 0)
+	 * cannot take a reference while the page leaves the index.  A get that
+	 * came first makes the exchange fail, and the page stays.
+	 */
+	if (!__atomic_compare_exchange_n(&p->refcount, &two, 0, false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED)) {
+		pc_index_unlock(&m->pages);
+		return false;
+	}
+	__pc_index_erase(&m->pages, p->index);
+	pc_page_set_flag(p, PG_REMOVED);
+	pc_index_unlock(&m->pages);
+	pc_stat_inc(m->cache, PC_STAT_EVICTIONS);
+	pc_page_unlock(p);
+	/* Nobody else can reach it now: free it as the last put would. */
+	pc_page_free(p);
+	return true;
 }

@@ -49,6 +49,7 @@ enum {
 	PG_WRITEBACK = 1u << 2,	/* being written to the backend */
 	PG_REMOVED = 1u << 3,	/* left the index (invariant 3) */
 	PG_WRMAPPED = 1u << 4,	/* pinned for write since last clean */
+	PG_REFERENCED = 1u << 5,/* looked up since reclaim last passed (reclaim.c) */
 };
 
 /*
@@ -121,6 +122,14 @@ static inline void pc_page_lock(struct pc_page *p)
 	pthread_mutex_lock(&p->lock);
 }
 
+static inline bool pc_page_trylock(struct pc_page *p)
+{
+	if (pthread_mutex_trylock(&p->lock))
+		return false;
+	pc_lockdep_acquire_try(&p->lock, PC_LC_PAGE, PC_LOCK_EXCL, "page_lock");
+	return true;
+}
+
 static inline void pc_page_unlock(struct pc_page *p)
 {
 	pthread_mutex_unlock(&p->lock);
@@ -153,7 +162,11 @@ unsigned pc_page_gang_get(struct pc_mapping *m, uint64_t *first, uint64_t last, 
  */
 void pc_page_wait_pins(struct pc_page *p, int mine);
 
-/* Dirty state (invariant 5).  Page lock held; they take the index lock. */
+/*
+ * Dirty state (invariant 5).  Page lock held; they take the index lock.
+ * They keep the dirty counts of the mapping and the cache, which drive
+ * background writeback.
+ */
 void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p);
 void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p);
 /*
@@ -161,5 +174,12 @@ void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p);
  * its own.  Page lock held.  Clears its dirty state: the data is dropped.
  */
 void __pc_page_remove(struct pc_mapping *m, struct pc_page *p);
+/*
+ * Evict @p, which the caller holds locked and referenced, if it is clean,
+ * uptodate, not under writeback and has no other holder: freeze its count,
+ * take it out of the index, free it.  Returns true if it was evicted (the
+ * caller's reference and lock went with it).  Reclaim only.
+ */
+bool __pc_page_try_evict(struct pc_mapping *m, struct pc_page *p);
 
 #endif /* PC_PAGE_H */

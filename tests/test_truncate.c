@@ -364,7 +364,8 @@ static void test_invalidate_range_keeps_write_pins(void **state)
 /* G8: a punch that fails for want of memory has changed nothing. */
 static void test_punch_enomem_changes_nothing(void **state)
 {
-	struct fixture *f = fixture_new(3 * PS, 4 << 20);
+	struct fixture *f = fixture_new(4 * PS, 4 << 20);
+	struct pc_page *pins[3];
 	struct pc_mapping *o;
 	char a[3 * PS], buf[3 * PS];
 
@@ -379,9 +380,13 @@ static void test_punch_enomem_changes_nothing(void **state)
 	memset(a + PS, 'B', PS);
 	assert_int_equal(pc_write(f->m, a + PS, PS, PS, 0), PS);	/* page 1 dirty */
 	assert_int_equal(pc_open(&o, f->cache, f->be, "o", PC_CREAT), 0);
-	assert_int_equal(pc_write(o, "x", 1, PS, 0), 1);		/* the cache is full */
-	/* The partial head page (0) cannot be read in. */
+	assert_int_equal(pc_truncate(o, 3 * PS), 0);
+	for (int i = 0; i < 3; i++)	/* the cache is full, and only page 1 can go */
+		assert_int_equal(pc_fault(o, (uint64_t)i * PS, 0, &pins[i]), 0);
+	/* The partial head and tail pages (0 and 2) cannot both be read in. */
 	assert_int_equal(pc_punch(f->m, 100, 2 * PS), -ENOMEM);
+	for (int i = 0; i < 3; i++)
+		pc_page_put(pins[i]);
 	assert_int_equal(pc_close(&o), 0);
 	assert_int_equal(pc_read(f->m, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
 	assert_memory_equal(buf, a, sizeof(a));
