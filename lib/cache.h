@@ -86,7 +86,7 @@ struct pc_cache {
 	pthread_cond_t mappings_cond;	/* flusher_refs dropped; a flusher pass ended */
 	struct pc_mapping *mapping_list;
 	pthread_t flusher;
-	bool flusher_started, flusher_stop, flusher_kicked;
+	bool flusher_started, flusher_stop, flusher_kicked, flusher_in_pass;
 	uint64_t flusher_passes;	/* passes completed */
 	uint64_t nr_dirty;		/* atomic: dirty pages in all mappings */
 	uint64_t dirty_limit;		/* pages: past it, the flusher writes; constant-ish */

@@ -394,6 +394,7 @@ static void __pc_flusher_pass(struct pc_cache *c, bool all)
 	uint64_t pass = c->flusher_passes + 1, now = pc_now_ms();
 	struct pc_mapping *m;
 
+	c->flusher_in_pass = true;
 	/* Restart from the head after each mapping: the list may change meanwhile. */
 	for (;;) {
 		for (m = c->mapping_list; m; m = m->cache_next) {
@@ -420,6 +421,7 @@ static void __pc_flusher_pass(struct pc_cache *c, bool all)
 			pthread_cond_broadcast(&c->mappings_cond);
 	}
 	c->flusher_passes = pass;
+	c->flusher_in_pass = false;
 	pc_stat_inc(c, PC_STAT_FLUSHER_RUNS);
 	pthread_cond_broadcast(&c->mappings_cond);
 }
@@ -494,8 +496,8 @@ void pc_flusher_wait(struct pc_cache *c, unsigned ms)
 		pc_flusher_unlock(c);
 		return;
 	}
-	/* The pass running now may have passed our pages: wait for the next one. */
-	target = c->flusher_passes + 2;
+	/* A pass running now may have passed our pages: then wait for the next one too. */
+	target = c->flusher_passes + (c->flusher_in_pass ? 2 : 1);
 	c->flusher_kicked = true;
 	pthread_cond_signal(&c->flusher_cond);
 	pc_lockdep_release(&c->mappings_lock);

@@ -7,7 +7,7 @@
  *
  * Hooks: hb.write_mid runs in the middle of a page write (half the page is
  * copied); hb.fail_set_size and hb.fail_map make the next such call fail
- * with -EIO.  hb.zero_tail = false makes set_size leave the tail of the last
+ * with -EIO; hb.fail_writes fails that many page writes with hb.write_errno.  hb.zero_tail = false makes set_size leave the tail of the last
  * block alone, as backend.h allows.
  */
 #ifndef PC_TEST_HOOK_BACKEND_H
@@ -29,6 +29,9 @@ static struct {
 	uint64_t size;
 	void (*write_mid)(void);
 	int fail_set_size, fail_map;
+	int fail_writes;	/* fail the next N page writes ... */
+	int write_errno;	/* ... with this (negative) errno */
+	unsigned writes;	/* page writes done */
 	bool keep_tail;
 } hb;
 
@@ -115,6 +118,11 @@ static int hb_read(void *priv, void *obj, uint64_t addr, void *buf, size_t len)
 static int hb_write(void *priv, void *obj, uint64_t addr, const void *buf, size_t len)
 {
 	(void)priv, (void)obj;
+	if (hb.fail_writes > 0) {
+		hb.fail_writes--;
+		return hb.write_errno;
+	}
+	__atomic_fetch_add(&hb.writes, 1, __ATOMIC_RELAXED);
 	memcpy(hb.dev + addr, buf, len / 2);
 	if (hb.write_mid)
 		hb.write_mid();
