@@ -16,9 +16,10 @@
  * no holder but the index, is evicted (__pc_page_try_evict(): the count is
  * frozen at 0 with a compare-and-swap, so a speculative get cannot race the
  * removal).  Dirty pages are not evicted: if a pass frees nothing and pages
- * are dirty, the flusher is asked for a pass, and the scan runs once more.
- * If that frees nothing either, everything is pinned, dirty or locked, and
- * the caller gets -ENOMEM (counted in pc_stats().enomem), never a hang.
+ * are dirty, the flusher is asked for a pass, and the scan runs again, for
+ * as long as the flusher makes progress (the dirty count falls).  When it
+ * does not, everything is pinned, dirty and unwritable, or locked, and the
+ * caller gets -ENOMEM (counted in pc_stats().enomem), never a hang.
  *
  * Eviction needs no invalidate_lock: it never looks up or frees a block,
  * and a fill that misses the evicted page reads the backend, which holds
@@ -36,7 +37,8 @@
 #include "filemap.h"
 
 #define PC_RECLAIM_BATCH 32
-#define PC_FLUSH_WAIT_MS 200
+#define PC_FLUSH_WAIT_MS 200	/* one wait for the flusher ... */
+#define PC_FLUSH_WAITS 25	/* ... repeated while it makes progress */
 
 /* Move the hand to the next mapping (or the first).  reclaim_lock held. */
 static struct pc_mapping *pc_reclaim_next_mapping(struct pc_cache *c)
@@ -124,7 +126,11 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 	pthread_mutex_lock(&c->reclaim_lock);
 	pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
 	freed = pc_reclaim_scan(c, want, budget);
-	if (!freed && __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED)) {
+	for (int waits = 0; !freed && waits < PC_FLUSH_WAITS; waits++) {
+		uint64_t dirty = __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED);
+
+		if (!dirty)
+			break;
 		/* Dirty pages are written back first, then evicted. */
 		pc_lockdep_release(&c->reclaim_lock);
 		pthread_mutex_unlock(&c->reclaim_lock);
@@ -132,6 +138,9 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 		pthread_mutex_lock(&c->reclaim_lock);
 		pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
 		freed = pc_reclaim_scan(c, want, budget);
+		/* No page written meanwhile: they cannot be (errors, locked mappings). */
+		if (!freed && __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED) >= dirty)
+			break;
 	}
 	pc_lockdep_release(&c->reclaim_lock);
 	pthread_mutex_unlock(&c->reclaim_lock);
