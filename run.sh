@@ -122,7 +122,7 @@ test_all() {
 	# Each mutant disables one protection; its race test must catch it
 	# (the test is built with --expect-violations there).
 	local mutant
-	for mutant in fill_without_invalidate_lock pin_wait_with_lock_held; do
+	for mutant in fill_without_invalidate_lock pin_wait_with_lock_held punch_ignores_writeback; do
 		echo "=== build-mutant-$mutant"
 		setup "build-mutant-$mutant" -Dmutant=$mutant -Dfault_inject=true \
 			-Dexamples=false -Dbench=false

@@ -67,6 +67,14 @@ static struct pc_page *__pc_walk_range(struct pc_mapping *m, uint64_t first, uin
 			int mine;
 
 			if (remove) {
+#ifdef PC_MUTANT_PUNCH_IGNORES_WRITEBACK
+				/* Test only: do not wait for a page being written. */
+				if (pc_page_test(p, PG_WRITEBACK)) {
+					__pc_page_remove(m, p);
+					pc_page_release(p);
+					continue;
+				}
+#endif
 				pc_page_lock(p);
 				if (!pc_page_test(p, PG_REMOVED))
 					__pc_page_remove(m, p);
@@ -74,6 +82,13 @@ static struct pc_page *__pc_walk_range(struct pc_mapping *m, uint64_t first, uin
 				mine = 1;
 			} else {
 				mine = 2;	/* the index's and ours */
+#ifdef PC_MUTANT_PUNCH_IGNORES_WRITEBACK
+				/* Test only: writeback's reference is not waited for. */
+				if (pc_page_test(p, PG_WRITEBACK)) {
+					pc_page_release(p);
+					continue;
+				}
+#endif
 			}
 			if (!busy && pc_page_refs(p) > mine) {
 				busy = p;

@@ -363,9 +363,13 @@ PC_API int pc_sync(struct pc_mapping *m, uint64_t off, uint64_t len)
 	r = pc_check_not_holding(m);
 	if (r < 0)
 		return r;
+#ifndef PC_MUTANT_PUNCH_IGNORES_WRITEBACK
 	pc_rwsem_down_read(&m->invalidate_lock);
+#endif
 	r = __pc_writeback_range(m, off >> PC_PAGE_SHIFT, last);
+#ifndef PC_MUTANT_PUNCH_IGNORES_WRITEBACK
 	pc_rwsem_up_read(&m->invalidate_lock);
+#endif
 	return pc_wb_report_error(m, r);
 }
 

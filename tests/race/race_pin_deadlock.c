@@ -25,6 +25,8 @@
 
 #include <pagecache.h>
 
+#include "race_backend.h"
+
 #define PS 4096u
 
 static struct pc_cache *cache;
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 {
 	struct pc_backend *dev;
 	bool expect = false;
+	const char *backend = "ram";
 	int rounds = 200;
 	char buf[2 * PS];
 
@@ -93,10 +96,12 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--expect-violations"))
 			expect = true;
+		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+			backend = argv[++i];
 		else
 			return 2;
 	}
-	if (pc_cache_new(&cache, 0) || pc_backend_ram_new(&dev, 1 << 20) ||
+	if (pc_cache_new(&cache, 0) || race_backend_new(&dev, backend, 1 << 20) ||
 	    pc_open(&m, cache, dev, "obj", PC_CREAT))
 		return 1;
 	for (int r = 0; r < rounds; r++) {
@@ -134,7 +139,7 @@ int main(int argc, char **argv)
 	printf("%d rounds, %d bad, pin_waits %llu\n", rounds, bad,
 	       (unsigned long long)pin_waits());
 	pc_close(&m);
-	pc_backend_delete(&dev);
+	race_backend_delete(&dev);
 	pc_cache_delete(&cache);
 	bool ok = !expect && bad == 0;
 	if (expect)

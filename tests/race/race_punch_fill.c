@@ -16,7 +16,11 @@
  * drops rewritten pages from the cache now and then, so that readers fill
  * them from the blocks.
  *
- * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--expect-violations]
+ * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file]
+ *                        [--expect-violations]
+ * On the file backend each object is a file, so blocks are not visibly
+ * reused between objects; the test then checks G1 alone (zeros or the
+ * victim's own data).
  * It runs until at least N operations (default 10^6) and S seconds (default
  * 5) are done, or --seconds (default 120) have passed; with
  * --expect-violations, until the first violation.
@@ -36,6 +40,8 @@
 #include <time.h>
 
 #include <pagecache.h>
+
+#include "race_backend.h"
 
 #define PS 4096u
 #define MAGIC 0x5043a7e5u
@@ -238,6 +244,7 @@ static void *invalidator(void *arg)
 
 int main(int argc, char **argv)
 {
+	const char *backend = "ram";
 	pthread_t t[3];
 	char *buf = aligned_alloc(PS, PS);
 
@@ -253,13 +260,16 @@ int main(int argc, char **argv)
 			min_seconds = strtod(argv[++i], NULL);
 		else if (!strcmp(argv[i], "--expect-violations"))
 			expect = true;
+		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+			backend = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--expect-violations]\n",
+			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file] "
+				"[--expect-violations]\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (pc_cache_new(&cache, 64ull << 20) || pc_backend_ram_new(&dev, DEVICE_PAGES * PS) ||
+	if (pc_cache_new(&cache, 64ull << 20) || race_backend_new(&dev, backend, DEVICE_PAGES * PS) ||
 	    pc_open(&victim, cache, dev, "victim", PC_CREAT))
 		return 1;
 	for (int i = 0; i < NR_OTHERS; i++) {
@@ -293,7 +303,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NR_OTHERS; i++)
 		pc_close(&others[i]);
 	pc_close(&victim);
-	pc_backend_delete(&dev);
+	race_backend_delete(&dev);
 	pc_cache_delete(&cache);
 	free(buf);
 

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The backend a race test runs on, chosen with --backend ram|file: the RAM
+ * backend (one device, freed blocks reused at once by other objects) or the
+ * file backend in a fresh directory under /tmp, removed at the end.
+ */
+#ifndef PC_RACE_BACKEND_H
+#define PC_RACE_BACKEND_H
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagecache.h>
+
+static char race_dir[64];
+
+static int race_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* 0, or -1 after printing why. */
+static int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ram_bytes)
+{
+	int r;
+
+	if (!strcmp(kind, "ram")) {
+		r = pc_backend_ram_new(b, ram_bytes);
+	} else if (!strcmp(kind, "file")) {
+		snprintf(race_dir, sizeof(race_dir), "/tmp/pc-race-XXXXXX");
+		if (!mkdtemp(race_dir)) {
+			perror("mkdtemp");
+			return -1;
+		}
+		r = pc_backend_file_new(b, race_dir, 0);
+	} else {
+		fprintf(stderr, "unknown backend %s (ram or file)\n", kind);
+		return -1;
+	}
+	if (r < 0) {
+		fprintf(stderr, "backend %s: %s\n", kind, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static void race_backend_delete(struct pc_backend **b)
+{
+	pc_backend_delete(b);
+	if (race_dir[0])
+		nftw(race_dir, race_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+#endif /* PC_RACE_BACKEND_H */
