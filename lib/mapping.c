@@ -8,24 +8,36 @@
  *   engine's own locks
  *     -> mmap_lock (shared)                   pc_fault() slow path
  *        -> invalidate_lock (shared)          pc_fault() slow path
- *   invalidate_lock (shared)                  pc_read() miss, pc_write(), pc_sync()
+ *   invalidate_lock (shared)                  pc_read() miss, pc_write(), pc_sync(),
+ *                                             pc_readahead(); the flusher, by trylock
  *   invalidate_lock (exclusive)               pc_punch(), pc_zero_range(),
  *                                             pc_truncate(), pc_close(), and the engine
  *                                             around pc_invalidate_range()
  *     -> invalidate_lock of a second mapping  pc_invalidate_lock_two(), lower
  *                                             address first (G7)
- *     -> wb_lock                              __pc_writeback_range()
- *        -> page lock                         __pc_writepage()
+ *     -> wb_lock                              __pc_writeback_begin()
+ *        -> page lock                         __pc_writeback_batch(): the first page
+ *                                             of a run; the rest by trylock
  *     -> page lock                            __pc_grab_page(), __pc_walk_range(),
  *                                             __pc_zero_partial()
+ *        -> reclaim_lock                      pc_page_alloc() -> pc_cache_reclaim()
+ *           -> page lock of a victim          by trylock only (pc_reclaim_scan())
+ *           -> index lock                     __pc_page_try_evict()
+ *           -> mappings_lock                  pc_reclaim_next_mapping()
  *        -> index lock                        __pc_index_insert() in __pc_grab_page(),
  *                                             __pc_page_set_dirty(), __pc_page_remove()
- *        -> backend ops (their own leaf locks) __pc_fill_page(), __pc_writepage()
+ *           -> mappings_lock                  pc_flusher_kick() from the dirty count
+ *        -> backend ops (their own leaf locks) fills, __pc_writeback_batch()
  *           -> cache pool_lock               pc_page_alloc(), pc_page_release()
+ *   reclaim_lock -> mappings_lock             pc_close(): pc_cache_unlink()
  *
  * Never held while waiting for pins: any of the above (pc_page_wait_pins()
- * asserts it).  A page lock is never taken while another is held, and the
- * index lock is never held across a call out of index.c or page.c.
+ * asserts it).  A page lock is waited for only while no other page lock is
+ * held; a second one is only ever trylocked.  The index lock is never held
+ * across a call out of index.c or page.c.  Reclaim waits for the flusher with
+ * reclaim_lock dropped, for a bounded time, and the flusher takes an
+ * invalidate_lock only by trylock: so a thread that holds an invalidate_lock
+ * while it allocates cannot deadlock with the flusher.
  * Cache hits take RCU only: pc_page_lookup().
  *
  * lockdep.h gives the classes their numbers; -Ddebug_locks=true checks every
