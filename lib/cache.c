@@ -172,6 +172,11 @@ static int __pc_cache_grow(struct pc_cache *c)
 	return 0;
 }
 
+static bool pc_cache_has_room(const struct pc_cache *c)
+{
+	return __atomic_load_n(&c->used, __ATOMIC_RELAXED) + PC_PAGE_SIZE <= c->capacity;
+}
+
 /* Charge one page to the budget: false if it is full. */
 static bool pc_cache_charge(struct pc_cache *c)
 {
@@ -190,15 +195,22 @@ void *pc_cache_alloc_data(struct pc_cache *c)
 	void **pg;
 
 	/*
-	 * A full budget is made room in by reclaim (reclaim.c).  Others may
-	 * take what it frees first, so try a few times; when reclaim frees
-	 * nothing, everything is pinned, dirty and unwritable, or locked.
+	 * A full budget is made room in by reclaim (reclaim.c), a batch at a
+	 * time: at most 1/16 of the budget, so a small cache is not emptied
+	 * for one page.  Others may take what it frees first, and a reclaimer
+	 * that ran just before ours may have freed room already; so retry
+	 * while reclaim makes progress or room is there.  When it frees
+	 * nothing and there is no room, everything is pinned, dirty and
+	 * unwritable, or locked.
 	 */
 	for (int tries = 0; !pc_cache_charge(c); tries++) {
-		if (tries == 8 || !pc_cache_reclaim(c, PC_RECLAIM_WANT)) {
-			pc_stat_inc(c, PC_STAT_ENOMEM);
-			return NULL;
-		}
+		unsigned want = (unsigned)PC_MIN((uint64_t)PC_RECLAIM_WANT,
+						 (c->capacity >> PC_PAGE_SHIFT) / 16 + 1);
+
+		if (tries < 16 && (pc_cache_reclaim(c, want) || pc_cache_has_room(c)))
+			continue;
+		pc_stat_inc(c, PC_STAT_ENOMEM);
+		return NULL;
 	}
 
 	pthread_mutex_lock(&c->pool_lock);

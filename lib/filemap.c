@@ -296,11 +296,17 @@ PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint6
 		memcpy((char *)p->data + in_page, (const char *)buf + done, n);
 		if (whole)
 			pc_page_set_flag(p, PG_UPTODATE);	/* release: after the copy */
+		/*
+		 * The size first, then the dirty mark: writeback raises the
+		 * backend's size to ours before it writes, so a dirty page must
+		 * never lie past our size (a block written past the backend's
+		 * size could read as a hole).
+		 */
+		pc_mapping_grow_size(m, pos + n);
 		__pc_page_set_dirty(m, p);
 		pc_page_unlock(p);
 		pc_page_release(p);
 		done += n;
-		pc_mapping_grow_size(m, pos + n);
 	}
 	if (!locked)
 		pc_rwsem_up_read(&m->invalidate_lock);

@@ -270,8 +270,10 @@ bool __pc_page_try_evict(struct pc_mapping *m, struct pc_page *p)
 	int two = 2;	/* the index's reference and the caller's */
 
 	pc_page_assert_locked(p);
-	if (pc_page_flags(p) != PG_UPTODATE || pc_page_refs(p) != 2)
-		return false;	/* dirty, under writeback, referenced, removed or pinned */
+	/* Not dirty, under writeback, removed or being filled; no pin. */
+	if ((pc_page_flags(p) & ~(PG_REFERENCED | PG_WRMAPPED)) != PG_UPTODATE ||
+	    pc_page_refs(p) != 2)
+		return false;
 	pc_index_lock(&m->pages);
 	/*
 	 * Freeze: from 2 to 0, so that a speculative get (which fails on 0)

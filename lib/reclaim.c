@@ -11,8 +11,9 @@
  * insert and removal: the page index is the list.
  *
  * Second chance: every lookup that finds a page sets PG_REFERENCED
- * (pc_page_lookup()).  The hand clears it and passes on; a page it finds
- * without the bit, clean, uptodate, not under writeback, unlocked and with
+ * (pc_page_lookup()).  The hand clears it and passes on (if a whole sweep
+ * frees nothing because every page was looked up again meanwhile, a second
+ * sweep takes referenced pages too); a page it finds without the bit, clean, uptodate, not under writeback, unlocked and with
  * no holder but the index, is evicted (__pc_page_try_evict(): the count is
  * frozen at 0 with a compare-and-swap, so a speculative get cannot race the
  * removal).  Dirty pages are not evicted: if a pass frees nothing and pages
@@ -33,6 +34,7 @@
  * mapping, so pc_close() waits for it, or clears it (__pc_reclaim_forget()).
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "filemap.h"
 
@@ -71,9 +73,9 @@ void __pc_reclaim_forget(struct pc_cache *c, struct pc_mapping *m)
 
 /*
  * One sweep of the hand over up to @budget pages; returns pages freed.
- * reclaim_lock held.
+ * With @force, referenced pages get no second chance.  reclaim_lock held.
  */
-static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budget)
+static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budget, bool force)
 {
 	struct pc_page *batch[PC_RECLAIM_BATCH];
 	unsigned freed = 0;
@@ -96,7 +98,7 @@ static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budg
 		for (unsigned i = 0; i < n; i++) {
 			struct pc_page *p = batch[i];
 
-			if (pc_page_test(p, PG_REFERENCED)) {
+			if (!force && pc_page_test(p, PG_REFERENCED)) {
 				pc_page_clear_flag(p, PG_REFERENCED);	/* second chance */
 			} else if (freed < want && pc_page_trylock(p)) {
 				if (__pc_page_try_evict(m, p)) {
@@ -125,7 +127,14 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 
 	pthread_mutex_lock(&c->reclaim_lock);
 	pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
-	freed = pc_reclaim_scan(c, want, budget);
+	freed = pc_reclaim_scan(c, want, budget, false);
+	/*
+	 * Pages looked up again as fast as the hand clears their bits (a hot
+	 * set as large as the budget) would keep every second chance: then
+	 * take them anyway, rather than fail.
+	 */
+	if (!freed)
+		freed = pc_reclaim_scan(c, want, budget / 2, true);
 	for (int waits = 0; !freed && waits < PC_FLUSH_WAITS; waits++) {
 		uint64_t dirty = __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED);
 
@@ -137,7 +146,7 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 		pc_flusher_wait(c, PC_FLUSH_WAIT_MS);
 		pthread_mutex_lock(&c->reclaim_lock);
 		pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
-		freed = pc_reclaim_scan(c, want, budget);
+		freed = pc_reclaim_scan(c, want, budget, true);
 		/* No page written meanwhile: they cannot be (errors, locked mappings). */
 		if (!freed && __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED) >= dirty)
 			break;

@@ -160,6 +160,23 @@ static void pc_wb_write_run(struct pc_mapping *m, struct pc_wb_page *run, unsign
 		iov[i].iov_base = run[i].page->data;
 		iov[i].iov_len = PC_PAGE_SIZE;
 	}
+	/*
+	 * A page dirtied since __pc_writeback_begin() may lie past the size
+	 * the backend was told then; a dirty page lies within our size
+	 * (pc_write() grows it first), so raising the backend to that covers
+	 * it.  Otherwise the backend could answer a hole there later.
+	 */
+	if ((run[n - 1].page->index << PC_PAGE_SHIFT) >= m->backend_size) {
+		uint64_t size = pc_mapping_size(m);
+
+		r = ops->set_size(priv, m->obj, size);
+		if (r < 0) {
+			for (unsigned i = 0; i < n; i++)
+				run[i].result = r;
+			return;
+		}
+		m->backend_size = size;
+	}
 	while (done < n) {
 		uint64_t off = start + ((uint64_t)done << PC_PAGE_SHIFT);
 		struct pc_extent ext;
