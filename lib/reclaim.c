@@ -35,12 +35,13 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "filemap.h"
 
 #define PC_RECLAIM_BATCH 32
 #define PC_FLUSH_WAIT_MS 200	/* one wait for the flusher ... */
-#define PC_FLUSH_WAITS 25	/* ... repeated while it makes progress */
+#define PC_RECLAIM_WAITS 25	/* ... repeated while it makes progress */
 
 /* Move the hand to the next mapping (or the first).  reclaim_lock held. */
 static struct pc_mapping *pc_reclaim_next_mapping(struct pc_cache *c)
@@ -73,14 +74,18 @@ void __pc_reclaim_forget(struct pc_cache *c, struct pc_mapping *m)
 
 /*
  * One sweep of the hand over up to @budget pages; returns pages freed.
- * With @force, referenced pages get no second chance.  reclaim_lock held.
+ * With @force, referenced pages get no second chance.  *@busy counts the
+ * pages passed over only for a moment: locked (being filled or written
+ * back) or under writeback.  reclaim_lock held.
  */
-static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budget, bool force)
+static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budget, bool force,
+				unsigned *busy)
 {
 	struct pc_page *batch[PC_RECLAIM_BATCH];
 	unsigned freed = 0;
 	uint64_t scanned = 0;
 
+	*busy = 0;
 	while (freed < want && scanned < budget) {
 		struct pc_mapping *m = c->reclaim_mapping;
 		unsigned n;
@@ -100,12 +105,17 @@ static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budg
 
 			if (!force && pc_page_test(p, PG_REFERENCED)) {
 				pc_page_clear_flag(p, PG_REFERENCED);	/* second chance */
-			} else if (freed < want && pc_page_trylock(p)) {
-				if (__pc_page_try_evict(m, p)) {
+			} else if (freed < want) {
+				if (!pc_page_trylock(p)) {
+					(*busy)++;
+				} else if (__pc_page_try_evict(m, p)) {
 					freed++;
 					continue;	/* lock and reference went with it */
+				} else {
+					if (pc_page_test(p, PG_WRITEBACK))
+						(*busy)++;
+					pc_page_unlock(p);
 				}
-				pc_page_unlock(p);
 			}
 			pc_page_release(p);
 		}
@@ -123,32 +133,37 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 {
 	/* Twice round the clock: once to clear the referenced bits, once to evict. */
 	uint64_t budget = 2 * __atomic_load_n(&c->pages, __ATOMIC_RELAXED) + PC_RECLAIM_BATCH;
-	unsigned freed;
+	unsigned freed, busy;
 
 	pthread_mutex_lock(&c->reclaim_lock);
 	pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
-	freed = pc_reclaim_scan(c, want, budget, false);
-	/*
-	 * Pages looked up again as fast as the hand clears their bits (a hot
-	 * set as large as the budget) would keep every second chance: then
-	 * take them anyway, rather than fail.
-	 */
-	if (!freed)
-		freed = pc_reclaim_scan(c, want, budget / 2, true);
-	for (int waits = 0; !freed && waits < PC_FLUSH_WAITS; waits++) {
+	freed = pc_reclaim_scan(c, want, budget, false, &busy);
+	for (int waits = 0; !freed && waits < PC_RECLAIM_WAITS; waits++) {
 		uint64_t dirty = __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED);
 
-		if (!dirty)
+		/*
+		 * Pages looked up again as fast as the hand clears their bits
+		 * (a hot set as large as the budget) would keep every second
+		 * chance: from now on, take them anyway.
+		 */
+		freed = pc_reclaim_scan(c, want, budget / 2, true, &busy);
+		if (freed)
 			break;
-		/* Dirty pages are written back first, then evicted. */
+		if (!dirty && !busy)
+			break;	/* all pinned (or removed): -ENOMEM for the caller */
 		pc_lockdep_release(&c->reclaim_lock);
 		pthread_mutex_unlock(&c->reclaim_lock);
-		pc_flusher_wait(c, PC_FLUSH_WAIT_MS);
+		if (dirty) {
+			/* Dirty pages are written back first, then evicted. */
+			pc_flusher_wait(c, PC_FLUSH_WAIT_MS);
+		} else {
+			/* Pages being filled or written: they are free in a moment. */
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		}
 		pthread_mutex_lock(&c->reclaim_lock);
 		pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
-		freed = pc_reclaim_scan(c, want, budget, true);
 		/* No page written meanwhile: they cannot be (errors, locked mappings). */
-		if (!freed && __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED) >= dirty)
+		if (dirty && !busy && __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED) >= dirty)
 			break;
 	}
 	pc_lockdep_release(&c->reclaim_lock);
