@@ -36,21 +36,23 @@ static void test_copy_under_exclusive_lock(void **state)
 	(void)state;
 	fill_pattern(in, sizeof(in), 1);
 	assert_int_equal(pc_write(f->m, in, sizeof(in), 0, 0), (ssize_t)sizeof(in));
+	/* The other thread reads far from what the holder reads (and reads ahead). */
+	assert_int_equal(pc_write(f->m, in, PS, 200 * PS, 0), PS);
 	assert_int_equal(pc_close(&f->m), 0);
 	assert_int_equal(pc_open(&f->m, f->cache, f->be, "obj", 0), 0);
 
 	pc_invalidate_lock(f->m);
 	r.m = f->m;
-	r.off = 3 * PS;
+	r.off = 200 * PS;
 	pthread_create(&t, NULL, read_one, &r);
 	assert_int_equal(pc_read(f->m, out, 3 * PS, 0, PC_LOCKED), 3 * PS);
 	assert_memory_equal(out, in, 3 * PS);
 	usleep(100000);
 	assert_int_equal(__atomic_load_n(&r.done, __ATOMIC_ACQUIRE), 0);	/* blocked */
 	/* Without PC_LOCKED the holder gets an error, not a deadlock. */
-	assert_int_equal(pc_read(f->m, out, PS, 3 * PS, 0), -EDEADLK);
+	assert_int_equal(pc_read(f->m, out, PS, 200 * PS, 0), -EDEADLK);
 	struct pc_page *p;
-	assert_int_equal(pc_fault(f->m, 3 * PS, 0, &p), -EDEADLK);	/* not cached */
+	assert_int_equal(pc_fault(f->m, 200 * PS, 0, &p), -EDEADLK);	/* not cached */
 	assert_int_equal(pc_fault(f->m, 0, 0, &p), -EDEADLK);	/* cached: same answer */
 	pc_invalidate_unlock(f->m);
 	pthread_join(t, NULL);
