@@ -247,6 +247,26 @@ void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p)
 	pc_index_unlock(&m->pages);
 }
 
+void __pc_page_start_writeback(struct pc_mapping *m, struct pc_page *p)
+{
+	pc_page_assert_locked(p);
+	pc_index_lock(&m->pages);
+	pc_page_set_flag(p, PG_WRITEBACK);
+	if (!pc_page_test(p, PG_REMOVED))
+		__pc_index_set_mark(&m->pages, p->index, PC_MARK_WRITEBACK);
+	pc_index_unlock(&m->pages);
+}
+
+void __pc_page_end_writeback(struct pc_mapping *m, struct pc_page *p)
+{
+	pc_page_assert_locked(p);
+	pc_index_lock(&m->pages);
+	pc_page_clear_flag(p, PG_WRITEBACK);
+	if (!pc_page_test(p, PG_REMOVED))
+		__pc_index_clear_mark(&m->pages, p->index, PC_MARK_WRITEBACK);
+	pc_index_unlock(&m->pages);
+}
+
 void __pc_page_remove(struct pc_mapping *m, struct pc_page *p)
 {
 	void *old;

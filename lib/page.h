@@ -18,7 +18,9 @@
  *     is never cleared; readers test it with acquire order and then read
  *     the data without the page lock.
  *  5. PG_DIRTY and the index's dirty mark change together, under the page
- *     lock and the index lock (pc_page_set_dirty/pc_page_clear_dirty).
+ *     lock and the index lock (__pc_page_set_dirty/__pc_page_clear_dirty);
+ *     so do PG_WRITEBACK and the writeback mark (__pc_page_start_writeback/
+ *     __pc_page_end_writeback).
  *  6. @mapping, @index, @cache and @data never change.  @mapping may be
  *     freed once the page is PG_REMOVED, so a holder of a removed page must
  *     not follow it; pc_page_put() does not.
@@ -169,6 +171,9 @@ void pc_page_wait_pins(struct pc_page *p, int mine);
  */
 void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p);
 void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p);
+/* PG_WRITEBACK and the index's writeback mark, together.  Page lock held. */
+void __pc_page_start_writeback(struct pc_mapping *m, struct pc_page *p);
+void __pc_page_end_writeback(struct pc_mapping *m, struct pc_page *p);
 /*
  * Remove @p from @m's index and drop the index's reference; the caller keeps
  * its own.  Page lock held.  Clears its dirty state: the data is dropped.

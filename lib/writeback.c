@@ -117,7 +117,7 @@ static void pc_wb_page_begin(struct pc_mapping *m, struct pc_wb_page *w, struct 
 		      PG_WRMAPPED;
 	w->pinned = pc_page_refs(p) > 2;	/* the index and we hold two; more are pins */
 	w->result = 0;
-	pc_page_set_flag(p, PG_WRITEBACK);
+	__pc_page_start_writeback(m, p);
 }
 
 /* The write of @w is over: settle the page's state.  Unlocks and releases it. */
@@ -126,7 +126,7 @@ static void pc_wb_page_end(struct pc_mapping *m, struct pc_wb_page *w)
 	struct pc_page *p = w->page;
 	bool pinned_now = pc_page_refs(p) > 2;
 
-	pc_page_clear_flag(p, PG_WRITEBACK);
+	__pc_page_end_writeback(m, p);
 	if (w->wrmapped && pinned_now)
 		pc_page_set_flag(p, PG_WRMAPPED);	/* the pin is still there */
 	if (w->result < 0) {

@@ -5,6 +5,7 @@
 
 #include "helpers.h"
 #include "hook_backend.h"
+#include "mapping.h"	/* white-box: the index marks */
 
 struct hb_fixture {
 	struct pc_cache *c;
@@ -194,6 +195,43 @@ static void test_runs_use_writev(void **state)
 	pc_cache_delete(&c);
 }
 
+static struct pc_mapping *mark_m;
+static int mark_seen_wb, mark_seen_dirty;
+
+static void mark_mid(void)
+{
+	pc_rcu_read_lock();
+	mark_seen_wb = pc_index_get_mark(&mark_m->pages, 1, PC_MARK_WRITEBACK);
+	mark_seen_dirty = pc_index_get_mark(&mark_m->pages, 1, PC_MARK_DIRTY);
+	pc_rcu_read_unlock();
+}
+
+/* While a page is written its writeback mark is set and its dirty mark clear; after, neither. */
+static void test_writeback_marks(void **state)
+{
+	struct hb_fixture f;
+	char a[2 * PS];
+
+	(void)state;
+	hbf_new(&f, 0);
+	mark_m = f.m;
+	memset(a, 'F', sizeof(a));
+	assert_int_equal(pc_write(f.m, a, sizeof(a), 0, 0), (ssize_t)sizeof(a));
+	pc_index_lock(&f.m->pages);
+	assert_true(pc_index_get_mark(&f.m->pages, 1, PC_MARK_DIRTY));
+	pc_index_unlock(&f.m->pages);
+	hb.write_mid = mark_mid;
+	assert_int_equal(pc_sync(f.m, 0, 0), 0);
+	hb.write_mid = NULL;
+	assert_true(mark_seen_wb);
+	assert_false(mark_seen_dirty);
+	pc_index_lock(&f.m->pages);
+	assert_false(pc_index_get_mark(&f.m->pages, 1, PC_MARK_WRITEBACK));
+	assert_false(pc_index_get_mark(&f.m->pages, 1, PC_MARK_DIRTY));
+	pc_index_unlock(&f.m->pages);
+	hbf_delete(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_flusher_writes_old_dirt),
 		cmocka_unit_test(test_flusher_dirty_limit),
 		cmocka_unit_test(test_runs_use_writev),
+		cmocka_unit_test(test_writeback_marks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
