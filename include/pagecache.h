@@ -60,6 +60,14 @@ struct pc_page;		/* a pinned reference to one page */
  * locked out all modification still populates pages, to copy or dedupe (G7).
  */
 #define PC_LOCKED	0x0001u
+/*
+ * PC_NOWAIT (pc_read() only): answer from the cache without blocking.  The
+ * read stops at the first page that is not cached and uptodate and returns
+ * the bytes copied up to there, or -EAGAIN if none (0 at EOF, as always).
+ * It never waits for the invalidate_lock or a page, and does no backend
+ * I/O and no readahead.  It may be combined with PC_LOCKED.
+ */
+#define PC_NOWAIT	0x0002u
 
 /* pc_fault() flags. */
 #define PC_FAULT_WRITE	0x0001u	/* the caller will write; the page is dirtied */
@@ -135,6 +143,24 @@ PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off
 		       unsigned flags);
 PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint64_t off,
 			unsigned flags);
+
+/*
+ * Readahead.  pc_readahead() populates the cache with the pages of
+ * [off, off + len) (len 0: to EOF; the range is clipped at EOF), so that
+ * later reads and faults of them hit.  It reads like a read miss, under the
+ * invalidate_lock held shared, but in windows of up to 256 KiB (and 1/8 of
+ * the cache), each read with one vectored backend I/O where the backend has
+ * readv.  It does not wait for pages that another thread is filling, nor
+ * read pages that are cached, and it stops at a hole region (a hole page
+ * costs no I/O to fill later) and once it has populated as many pages as
+ * the cache holds.  It is best effort: it returns 0 once it has populated
+ * what it could, and an error (-EIO, -ENOMEM, ...) only if it could not
+ * fill the first page of the range, or populated nothing.  Bad ranges get
+ * -EINVAL or -EFBIG as for pc_sync(); calling it while holding the
+ * invalidate_lock answers -EDEADLK.
+ * pc_read() also reads ahead by itself when its misses are sequential.
+ */
+PC_API int pc_readahead(struct pc_mapping *m, uint64_t off, uint64_t len);
 
 /*
  * Page faults.  pc_fault() pins the page that holds byte @off and returns it

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The fill paths: pc_read(), pc_write() and pc_fault(), and the page fill
- * that they share with invalidation (partial pages) and each other.
+ * that they share with invalidation (partial pages), readahead and each
+ * other.
  *
  * A cache hit takes no rw lock: an RCU lookup and a speculative reference
  * (pc_page_lookup()), then the uptodate test.  Everything else runs under
  * the invalidate_lock held shared, because it creates pages or looks up
  * block mappings (G2):
  *
- *   miss: allocate a locked page -> insert it -> map the extent -> read the
- *         block (or zero a hole) -> set PG_UPTODATE -> unlock
+ *   miss: allocate a locked page -> insert it (__pc_add_page()) -> map the
+ *         extent -> read the block (or zero a hole) -> set PG_UPTODATE ->
+ *         unlock
+ *
+ * One reader, __pc_read_pages(), does the steps from "map" on, for one
+ * page (__pc_fill_page()) or for the runs of a readahead window
+ * (readahead.c), whose mapped extents it reads with one vectored backend
+ * call.  pc_read() misses go through readahead.c, which reads the pages the
+ * call needs, and a window ahead when the reads are sequential; PC_NOWAIT
+ * reads stop at the first page that is not a hit.
  *
  * A concurrent miss on the same page finds the locked page in the index and
  * waits on its lock, so there is one read per page.  A fill that fails
@@ -58,54 +67,163 @@ void pc_mapping_grow_size(struct pc_mapping *m, uint64_t end)
 		;
 }
 
-/* Read page @p from the backend, or zero it.  Page locked, invalidate_lock held. */
-static int __pc_fill_page(struct pc_mapping *m, struct pc_page *p)
-{
-	const struct pc_backend_ops *ops = &m->backend->ops;
-	uint64_t off = p->index << PC_PAGE_SHIFT;
-	uint64_t size = pc_mapping_size(m);
-	struct pc_extent ext;
-	int r;
-
-	pc_page_assert_locked(p);
-	if (off >= size) {
-		/* Invariant 2. */
-		memset(p->data, 0, PC_PAGE_SIZE);
-		pc_stat_inc(m->cache, PC_STAT_HOLE_FILLS);
-		goto uptodate;
-	}
-	r = ops->map(m->backend->priv, m->obj, off, PC_PAGE_SIZE, &ext);
-	if (r < 0)
-		return r;
-	if (ext.offset > off || ext.length == 0 || off - ext.offset >= ext.length)
-		return -EIO;	/* the backend answered for another range */
-	/* The window G2 closes: the blocks of @ext must not be freed now. */
-	PC_INJECT("fill_after_map");
-	if (ext.type == PC_EXTENT_MAPPED) {
-		r = ops->read(m->backend->priv, m->obj, ext.addr + (off - ext.offset), p->data,
-			      PC_PAGE_SIZE);
-		if (r < 0)
-			return r;
-		pc_stat_inc(m->cache, PC_STAT_FILLS);
-	} else {
-		memset(p->data, 0, PC_PAGE_SIZE);
-		pc_stat_inc(m->cache, PC_STAT_HOLE_FILLS);
-	}
-	if (size - off < PC_PAGE_SIZE)	/* invariant 1 */
-		memset((char *)p->data + (size - off), 0, PC_PAGE_SIZE - (size - off));
-uptodate:
-	/* Release: the data above is complete before a lockless reader sees the flag. */
-	pc_page_set_flag(p, PG_UPTODATE);
-	return 0;
-}
-
-static void pc_assert_fill_locked(struct pc_mapping *m)
+void pc_assert_fill_locked(struct pc_mapping *m)
 {
 #ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
 	pc_assert_invalidate_held(m, PC_LOCK_ANY);
 #else
 	(void)m;
 #endif
+}
+
+/* Zero page @p and count it as a hole fill (a hole, unwritten, or past EOF). */
+static void pc_zero_page(struct pc_mapping *m, struct pc_page *p)
+{
+	memset(p->data, 0, PC_PAGE_SIZE);
+	pc_stat_inc(m->cache, PC_STAT_HOLE_FILLS);
+}
+
+/*
+ * The I/O of __pc_read_pages(): @io[@nio] cover, in order, the @npages
+ * pages of @pages whose @res is 1 (mapped: to be read); set each such @res
+ * to 0 or the error.  One readv call for all of them when the backend has
+ * readv and there is more than one page; else page by page with read.
+ */
+static void __pc_read_io(struct pc_mapping *m, struct pc_page **pages, int *res,
+			 struct pc_io *io, unsigned nio, unsigned npages)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	bool vectored = ops->readv && npages > 1;
+	unsigned i = 0;
+	int batch = 0;
+
+	if (vectored)
+		batch = ops->readv(m->backend->priv, m->obj, io, nio);
+	for (unsigned k = 0; k < nio; k++) {
+		while (res[i] != 1)	/* to the first page of io[k] */
+			i++;
+		for (unsigned j = 0; j < io[k].iovcnt; j++, i++) {
+			int r;
+
+			if (vectored)
+				r = batch < 0 ? batch : io[k].result;
+			else
+				r = ops->read(m->backend->priv, m->obj,
+					      io[k].addr + ((uint64_t)j << PC_PAGE_SHIFT),
+					      pages[i]->data, PC_PAGE_SIZE);
+			res[i] = r < 0 ? r : 0;
+			if (r >= 0)
+				pc_stat_inc(m->cache, PC_STAT_FILLS);
+		}
+	}
+}
+
+int __pc_read_pages(struct pc_mapping *m, struct pc_page **pages, unsigned n, const char *site)
+{
+	const struct pc_backend_ops *ops = &m->backend->ops;
+	struct iovec iov[PC_RA_MAX_PAGES];
+	struct pc_io io[PC_RA_MAX_PAGES];
+	int res[PC_RA_MAX_PAGES];	/* per page: 0 done, 1 to read, or -errno */
+	uint64_t size = pc_mapping_size(m);
+	unsigned nio = 0, nread = 0;
+	int err = 0;
+
+	pc_assert_fill_locked(m);
+	if (n > PC_RA_MAX_PAGES)
+		return -EINVAL;	/* a caller bug */
+	for (unsigned i = 0; i < n;) {
+		uint64_t off = pages[i]->index << PC_PAGE_SHIFT;
+		struct pc_extent ext;
+		uint64_t k;
+		unsigned j;
+		int r;
+
+		if (off >= size) {
+			/* Invariant 2: never read, whatever the backend still holds. */
+			pc_zero_page(m, pages[i]);
+			res[i++] = 0;
+			continue;
+		}
+		/* The run of consecutive pages from @i, below EOF. */
+		for (j = i + 1; j < n && pages[j]->index == pages[j - 1]->index + 1 &&
+				(pages[j]->index << PC_PAGE_SHIFT) < size; j++)
+			;
+		r = ops->map(m->backend->priv, m->obj, off, (uint64_t)(j - i) << PC_PAGE_SHIFT,
+			     &ext);
+		k = r < 0 ? 0 : pc_extent_pages(&ext, off);
+		if (k == 0) {
+			/* The rest of the run fails; its pages leave the index. */
+			for (; i < j; i++)
+				res[i] = r < 0 ? r : -EIO;
+			continue;
+		}
+		k = PC_MIN(k, (uint64_t)(j - i));
+		if (ext.type != PC_EXTENT_MAPPED) {
+			for (; k; k--) {
+				pc_zero_page(m, pages[i]);
+				res[i++] = 0;
+			}
+			continue;
+		}
+		/* A backend that leaves a result unset has not read the pages. */
+		io[nio] = (struct pc_io){ .addr = ext.addr + (off - ext.offset), .iov = &iov[i],
+					  .iovcnt = (unsigned)k, .result = -EIO };
+		nio++;
+		for (; k; k--) {
+			iov[i] = (struct iovec){ .iov_base = pages[i]->data, .iov_len = PC_PAGE_SIZE };
+			res[i++] = 1;
+			nread++;
+		}
+	}
+	/* The window G2 closes: the blocks just mapped must not be freed now. */
+	PC_INJECT(site);
+	if (nio)
+		__pc_read_io(m, pages, res, io, nio, nread);
+	for (unsigned i = 0; i < n; i++) {
+		struct pc_page *p = pages[i];
+		uint64_t off = p->index << PC_PAGE_SHIFT;
+
+		if (res[i] < 0) {
+			if (!err)
+				err = res[i];
+			continue;
+		}
+		if (off < size && size - off < PC_PAGE_SIZE)	/* invariant 1 */
+			memset((char *)p->data + (size - off), 0, PC_PAGE_SIZE - (size - off));
+		/* Release: the data above is complete before a lockless reader sees the flag. */
+		pc_page_set_flag(p, PG_UPTODATE);
+	}
+	return err;
+}
+
+/* Read page @p from the backend, or zero it.  Page locked, invalidate_lock held. */
+static int __pc_fill_page(struct pc_mapping *m, struct pc_page *p)
+{
+	pc_page_assert_locked(p);
+	return __pc_read_pages(m, &p, 1, "fill_after_map");
+}
+
+int __pc_add_page(struct pc_mapping *m, uint64_t index, struct pc_page **out)
+{
+	struct pc_page *p;
+	int r;
+
+	r = pc_page_alloc(m, index, &p);
+	if (r < 0)
+		return r;
+	pc_index_lock(&m->pages);
+	r = __pc_index_insert(&m->pages, index, p);
+	if (r == 0)
+		pc_page_get(p);	/* the index's reference */
+	pc_index_unlock(&m->pages);
+	if (r < 0) {
+		/* Never visible to anyone: just drop it. */
+		pc_page_unlock(p);
+		pc_page_release(p);
+		return r;
+	}
+	*out = p;
+	return 0;
 }
 
 int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_page **out)
@@ -127,21 +245,11 @@ int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_pa
 			pc_page_release(p);
 			continue;
 		}
-		r = pc_page_alloc(m, index, &p);
-		if (r < 0)
-			return r;
-		pc_index_lock(&m->pages);
-		r = __pc_index_insert(&m->pages, index, p);
-		if (r == 0)
-			pc_page_get(p);	/* the index's reference */
-		pc_index_unlock(&m->pages);
+		r = __pc_add_page(m, index, &p);
 		if (r == 0) {
 			pc_stat_inc(m->cache, PC_STAT_MISSES);
 			break;
 		}
-		/* Never visible to anyone: just drop it. */
-		pc_page_unlock(p);
-		pc_page_release(p);
 		if (r != -EEXIST)
 			return r;
 	}
@@ -162,7 +270,7 @@ int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_pa
  * Take the invalidate_lock shared for a fill, unless the caller holds it
  * (PC_LOCKED).  The mutant build skips it, to prove the race tests see G2.
  */
-static void pc_fill_lock(struct pc_mapping *m, bool locked)
+void pc_fill_lock(struct pc_mapping *m, bool locked)
 {
 #ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
 	if (!locked)
@@ -173,7 +281,18 @@ static void pc_fill_lock(struct pc_mapping *m, bool locked)
 #endif
 }
 
-static void pc_fill_unlock(struct pc_mapping *m, bool locked)
+bool pc_fill_trylock(struct pc_mapping *m, bool locked)
+{
+#ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
+	return locked || pc_rwsem_try_down_read(&m->invalidate_lock);
+#else
+	(void)m;
+	(void)locked;
+	return true;
+#endif
+}
+
+void pc_fill_unlock(struct pc_mapping *m, bool locked)
 {
 #ifndef PC_MUTANT_FILL_WITHOUT_INVALIDATE_LOCK
 	if (!locked)
@@ -184,27 +303,42 @@ static void pc_fill_unlock(struct pc_mapping *m, bool locked)
 #endif
 }
 
-/* An uptodate page @index with a reference: the hit path, else a fill. */
-static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, bool locked,
-			   struct pc_page **out)
+/*
+ * An uptodate page @index with a reference, for a read whose last page is
+ * @last: the hit path (which may start the next readahead window), else a
+ * fill with readahead (readahead.c); *@mode is the read's class
+ * (readahead.h).  PC_NOWAIT: -EAGAIN instead of a fill.
+ */
+static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
+			   enum pc_ra_mode *mode, unsigned flags, struct pc_page **out)
 {
+	bool locked = flags & PC_LOCKED;
 	struct pc_page *p = pc_page_lookup(m, index);
 	int r;
 
 	if (pc_likely(p != NULL)) {
 		if (pc_likely(pc_page_test(p, PG_UPTODATE))) {
 			pc_stat_inc(m->cache, PC_STAT_HITS);
+			if (pc_unlikely(pc_ra_is_trigger(&m->ra, index)) && !(flags & PC_NOWAIT))
+				pc_ra_async(m, index, locked);
 			*out = p;
 			return 0;
 		}
 		pc_page_release(p);
 	}
+	if (flags & PC_NOWAIT)
+		return -EAGAIN;
 	pc_fill_lock(m, locked);
-	r = __pc_grab_page(m, index, true, &p);
+	r = __pc_ra_read_miss(m, index, last, mode, &p);
+	if (r == 0 && !p) {
+		/* Another thread is filling it: wait for that, or fill it after all. */
+		r = __pc_grab_page(m, index, true, &p);
+		if (r == 0)
+			pc_page_unlock(p);
+	}
 	pc_fill_unlock(m, locked);
 	if (r < 0)
 		return r;
-	pc_page_unlock(p);
 	*out = p;
 	return 0;
 }
@@ -225,11 +359,11 @@ static int pc_check_locked_flag(struct pc_mapping *m, unsigned flags)
 PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off,
 		       unsigned flags)
 {
-	bool locked = flags & PC_LOCKED;
+	enum pc_ra_mode mode = PC_RA_UNKNOWN;
 	size_t done = 0;
 	int r;
 
-	if (!m || (!buf && len) || (flags & ~PC_LOCKED) || off > PC_MAX_SIZE ||
+	if (!m || (!buf && len) || (flags & ~(PC_LOCKED | PC_NOWAIT)) || off > PC_MAX_SIZE ||
 	    len > SSIZE_MAX || len > PC_MAX_SIZE - off)
 		return -EINVAL;
 	r = pc_check_locked_flag(m, flags);
@@ -239,12 +373,13 @@ PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off
 		uint64_t pos = off + done;
 		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
 		uint64_t size = pc_mapping_size(m);
+		uint64_t last = (PC_MIN(off + len, size) - 1) >> PC_PAGE_SHIFT;
 		struct pc_page *p;
 		size_t n;
 
 		if (pos >= size)
 			break;
-		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, locked, &p);
+		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, last, &mode, flags, &p);
 		if (r < 0)
 			return done ? (ssize_t)done : r;
 		size = pc_mapping_size(m);	/* invariant 3 */

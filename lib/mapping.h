@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "index.h"
 #include "lock.h"
+#include "readahead.h"
 
 struct pc_mapping {
 	struct pc_cache *cache;
@@ -74,6 +75,7 @@ struct pc_mapping {
 
 	/* Reclaim's clock hand in this mapping: the next index it looks at. */
 	uint64_t reclaim_index;		/* cache->reclaim_lock */
+	struct pc_ra_state ra;		/* readahead.h: relaxed atomics, no lock */
 };
 
 static inline uint64_t pc_mapping_size(const struct pc_mapping *m)
