@@ -190,7 +190,7 @@ static bool pc_cache_charge(struct pc_cache *c)
 	return true;
 }
 
-void *pc_cache_alloc_data(struct pc_cache *c)
+void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 {
 	void **pg;
 
@@ -207,7 +207,8 @@ void *pc_cache_alloc_data(struct pc_cache *c)
 		unsigned want = (unsigned)PC_MIN((uint64_t)PC_RECLAIM_WANT,
 						 (c->capacity >> PC_PAGE_SHIFT) / 16 + 1);
 
-		if (tries < 16 && (pc_cache_reclaim(c, want) || pc_cache_has_room(c)))
+		if (tries < (nowait ? 1 : 16) &&
+		    (pc_cache_reclaim(c, want, !nowait) || pc_cache_has_room(c)))
 			continue;
 		pc_stat_inc(c, PC_STAT_ENOMEM);
 		return NULL;

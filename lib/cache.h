@@ -116,9 +116,10 @@ void pc_flusher_wait(struct pc_cache *c, unsigned ms);
  * Free up to @want clean pages of the cache, with a CLOCK scan over its
  * mappings (reclaim.c); returns how many were freed.  When none could be,
  * and pages are dirty, it has the flusher write back and tries once more.
- * Any lock but an index lock or a leaf may be held.
+ * Any lock but an index lock or a leaf may be held.  Without @wait it only
+ * scans: no waiting for the flusher or for busy pages.
  */
-unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want);
+unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want, bool wait);
 /* Forget @m as reclaim's clock hand: pc_close(), reclaim_lock and mappings_lock held. */
 void __pc_reclaim_forget(struct pc_cache *c, struct pc_mapping *m);
 
@@ -145,8 +146,12 @@ static inline void pc_stat_inc(struct pc_cache *c, enum pc_stat s)
 	pc_stat_add(c, s, 1);
 }
 
-/* Charge one page to the budget and take page data for it: NULL if full. */
-void *pc_cache_alloc_data(struct pc_cache *c);
+/*
+ * Charge one page to the budget and take page data for it: NULL if full.
+ * With @nowait, reclaim only scans and never waits (readahead pages beyond
+ * the one a reader needs: they are not worth a wait).
+ */
+void *pc_cache_alloc_data(struct pc_cache *c, bool nowait);
 /* Return page data and uncharge it. */
 void pc_cache_free_data(struct pc_cache *c, void *data);
 

@@ -203,12 +203,12 @@ static int __pc_fill_page(struct pc_mapping *m, struct pc_page *p)
 	return __pc_read_pages(m, &p, 1, "fill_after_map");
 }
 
-int __pc_add_page(struct pc_mapping *m, uint64_t index, struct pc_page **out)
+int __pc_add_page(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_page **out)
 {
 	struct pc_page *p;
 	int r;
 
-	r = pc_page_alloc(m, index, &p);
+	r = pc_page_alloc(m, index, nowait, &p);
 	if (r < 0)
 		return r;
 	pc_index_lock(&m->pages);
@@ -245,7 +245,7 @@ int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_pa
 			pc_page_release(p);
 			continue;
 		}
-		r = __pc_add_page(m, index, &p);
+		r = __pc_add_page(m, index, false, &p);
 		if (r == 0) {
 			pc_stat_inc(m->cache, PC_STAT_MISSES);
 			break;

@@ -16,9 +16,11 @@
 /*
  * Create page @index of @m: allocated, locked and inserted, with a reference
  * for the caller besides the index's.  -EEXIST if the index holds a page
- * there already (nothing changed), -ENOMEM.  invalidate_lock held, any mode.
+ * there already (nothing changed), -ENOMEM.  @nowait: the allocation does
+ * not wait for reclaim (pc_cache_alloc_data()).  invalidate_lock held, any
+ * mode.
  */
-int __pc_add_page(struct pc_mapping *m, uint64_t index, struct pc_page **out);
+int __pc_add_page(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_page **out);
 
 /*
  * Fill @n (at most PC_RA_MAX_PAGES) locked, not uptodate pages of @m, in

@@ -20,6 +20,9 @@
  *                                             of a run; the rest by trylock
  *     -> page lock                            __pc_grab_page(), __pc_walk_range(),
  *                                             __pc_zero_partial()
+ *     -> page locks of a readahead window      __pc_readahead_pages(): new pages only,
+ *                                             that no one else can lock before they
+ *                                             are uptodate (readahead.c)
  *        -> reclaim_lock                      pc_page_alloc() -> pc_cache_reclaim()
  *           -> page lock of a victim          by trylock only (pc_reclaim_scan())
  *           -> index lock                     __pc_page_try_evict()
@@ -38,7 +41,10 @@
  * reclaim_lock dropped, for a bounded time, and the flusher takes an
  * invalidate_lock only by trylock: so a thread that holds an invalidate_lock
  * while it allocates cannot deadlock with the flusher.
- * Cache hits take RCU only: pc_page_lookup().
+ * Cache hits take RCU only: pc_page_lookup().  A pc_read() hit on a readahead
+ * trigger takes the invalidate_lock shared by trylock only (pc_ra_async()).
+ * Readahead allocates the pages past the reader's with no reclaim wait, so a
+ * window's locked pages are never held across a wait for the flusher.
  *
  * lockdep.h gives the classes their numbers; -Ddebug_locks=true checks every
  * acquisition against this order.

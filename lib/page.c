@@ -56,14 +56,14 @@ static struct pc_wait_bucket *pc_wait_bucket(const struct pc_page *p)
 	return &pc_wait_table[(h >> 32) % PC_WAIT_BUCKETS];
 }
 
-int pc_page_alloc(struct pc_mapping *m, uint64_t index, struct pc_page **out)
+int pc_page_alloc(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_page **out)
 {
 	struct pc_page *p;
 
 	p = malloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->data = pc_cache_alloc_data(m->cache);
+	p->data = pc_cache_alloc_data(m->cache, nowait);
 	if (!p->data) {
 		free(p);
 		return -ENOMEM;

@@ -140,8 +140,11 @@ static inline void pc_page_unlock(struct pc_page *p)
 
 #define pc_page_assert_locked(p) pc_lockdep_assert_held(&(p)->lock, PC_LOCK_EXCL, "page_lock")
 
-/* A new page with one reference (the caller's), locked, not in the index. */
-int pc_page_alloc(struct pc_mapping *m, uint64_t index, struct pc_page **out);
+/*
+ * A new page with one reference (the caller's), locked, not in the index.
+ * @nowait: see pc_cache_alloc_data().
+ */
+int pc_page_alloc(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_page **out);
 /* Drop a reference (exported as pc_page_put). */
 void pc_page_release(struct pc_page *p);
 /*

@@ -175,7 +175,8 @@ void __pc_readahead_pages(struct pc_mapping *m, struct pc_ra_window *w)
 
 		if (pc_ra_present(m, index))
 			continue;
-		r = __pc_add_page(m, index, &p);
+		/* Pages past what the reader asked for are not worth a wait. */
+		r = __pc_add_page(m, index, index >= req_end, &p);
 		if (r == -EEXIST)
 			continue;	/* it appeared meanwhile: not ours */
 		if (r < 0) {

@@ -129,7 +129,7 @@ static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budg
 	return freed;
 }
 
-unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
+unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want, bool wait)
 {
 	/* Twice round the clock: once to clear the referenced bits, once to evict. */
 	uint64_t budget = 2 * __atomic_load_n(&c->pages, __ATOMIC_RELAXED) + PC_RECLAIM_BATCH;
@@ -138,7 +138,7 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 	pthread_mutex_lock(&c->reclaim_lock);
 	pc_lockdep_acquire(&c->reclaim_lock, PC_LC_RECLAIM, PC_LOCK_EXCL, "reclaim_lock");
 	freed = pc_reclaim_scan(c, want, budget, false, &busy);
-	for (int waits = 0; !freed && waits < PC_RECLAIM_WAITS; waits++) {
+	for (int waits = 0; !freed && waits < (wait ? PC_RECLAIM_WAITS : 1); waits++) {
 		uint64_t dirty = __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED);
 
 		/*
@@ -149,8 +149,8 @@ unsigned pc_cache_reclaim(struct pc_cache *c, unsigned want)
 		freed = pc_reclaim_scan(c, want, budget / 2, true, &busy);
 		if (freed)
 			break;
-		if (!dirty && !busy)
-			break;	/* all pinned (or removed): -ENOMEM for the caller */
+		if (!wait || (!dirty && !busy))
+			break;	/* all pinned (or removed), or no waiting: -ENOMEM for the caller */
 		pc_lockdep_release(&c->reclaim_lock);
 		pthread_mutex_unlock(&c->reclaim_lock);
 		if (dirty) {
