@@ -309,7 +309,7 @@ static int index_next_slot(const struct pc_index_node *node, unsigned int off, i
 {
 	if (mark == PC_MARK_NONE) {
 		for (; off < PC_INDEX_FANOUT; off++)
-			if (CMM_LOAD_SHARED(node->slots[off]))
+			if (__atomic_load_n(&node->slots[off], __ATOMIC_RELAXED))
 				return (int)off;
 		return -1;
 	}
