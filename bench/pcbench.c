@@ -42,6 +42,56 @@
  * I/Os reach the device and io_uring can keep them in flight together.
  * Built only where liburing is found (as the backend's ring is).
  *
+ * Scenario "miss": cold reads from the file backend against pread() of the
+ * same file (issue 3's figure).  One file of --size bytes (1 GiB; --quick:
+ * 128 MiB) of pseudo-random bytes is written once and fsync'ed, on a disk
+ * file system (the build directory if it is ext4, xfs or btrfs, else
+ * /var/tmp; the type is reported).  The library reads it through two
+ * mappings: a buffered file backend and a PC_FILE_DIRECT one, each with a
+ * 64 MiB cache.  Every timed run, of either variant, starts cold: both
+ * mappings' pages are dropped (pc_invalidate_range() under the exclusive
+ * invalidate_lock), and the file is dropped from the kernel's page cache
+ * (fdatasync() and posix_fadvise(DONTNEED); if that leaves pages behind,
+ * "1" to /proc/sys/vm/drop_caches, where allowed).  Both ways are tried
+ * once at setup, and before every run mincore() counts the file's pages
+ * still in the kernel's cache; the report gives the worst count.
+ *   A1 pc_read seq   pc_read() of 128 KiB from offset 0 on, buffered backend;
+ *   B1 pread seq     pread() of 128 KiB on a buffered fd, the same reads.
+ *   A2, B2           the same on the O_DIRECT backend and an O_DIRECT fd:
+ *                    the cold case that a VM's drop cannot fake (its host
+ *                    may still cache the disk image; nothing here can drop
+ *                    that, and it applies to A and B alike).
+ *   A3 pc_read rand 4K  pc_read() of 4 KiB at distinct 4 KiB blocks in a
+ *                    random order (a permutation, so every read misses in
+ *                    every cache), buffered; B3 the same with pread().
+ *   A4, B4           the same on O_DIRECT.
+ * A sequential run reads the whole file, or a prefix of it sized to take
+ * about --seconds (default 1 s for this scenario); a random run is sized
+ * the same way, at most one read per block.  Only pc_read() is called:
+ * readahead, where the library has it, is its own doing (the report says
+ * whether pc_readahead() is exported).  Sequential results are MB/s,
+ * random ones thousands of reads per second.
+ *
+ * Scenario "reclaim": random 4 KiB pc_read()s over an object twice the
+ * cache budget (object 128 MiB, budget 64 MiB; --quick: 32 and 16 MiB), so
+ * about every other read misses and evicts a page.  The object is written
+ * once through the cache with pc_write() (so writeback and reclaim run),
+ * synced, and read back in full and compared.
+ *   A1 RAM 1 thread  RAM backend;  B1 all hits 1 thread: the same object in
+ *                    a cache larger than it, every page cached (the
+ *                    ceiling: what the same reads cost with no reclaim).
+ *   A2, B2           the same on 2 threads, same total reads.
+ *   A3 file 1 thread and A3 file 2 threads: a buffered file backend (its
+ *                    file in the kernel's page cache, so a miss costs the
+ *                    library's fill and a pread() copy, not the disk).
+ * For each reclaiming run the report adds the hit ratio (pc_stats() hits
+ * and misses moved by the run; about 50% is what any policy gets from
+ * uniform reads over twice the budget) and evictions per second as rows of
+ * their own.  A sampler thread reads pc_stats() every millisecond during
+ * every run: bytes_cached must never pass the capacity, and enomem must
+ * stay 0; the report prints both for each cache, and pcbench exits 1 after
+ * the report if either fails.  The ceiling must see no miss at all.
+ *
  * Why the baselines are fair.  All three copies of the data (the cache, the
  * tmpfs file, the plain buffer) have the same size and bytes and are
  * resident before timing starts: the object is written with pc_write() and
@@ -56,6 +106,17 @@
  * shorter walk samples the same distribution of pages.  After timing, the
  * cache's miss counter must not have moved: every pc_* access was a hit.
  *
+ * In "miss", A and B read the same file, at the same offsets in the same
+ * order, into the same page-aligned buffer, from the same cold state, and
+ * the pairs alternate, so that neither sees the other's data in any cache.
+ * The library's two caches are separate, so one mapping's pages never
+ * evict the other's.  pread() has no cache of its own: that is the point,
+ * and the random pairs show what the library's copy and bookkeeping cost
+ * per miss.  In "reclaim", the reclaiming and the ceiling objects hold the
+ * same bytes and every variant walks the same pre-generated random page
+ * offsets from their start (2 threads: each half of them), as in "hit";
+ * the sampler runs in every variant alike.
+ *
  * How results are taken.  The two variants of a pair run alternately (A, B,
  * A, B, ...) for --runs rounds, so slow drift of the machine (frequency,
  * neighbours on a shared host) lands on both alike.  Each run records its
@@ -66,6 +127,7 @@
  * a noisy result says so.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -78,6 +140,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
@@ -148,24 +211,34 @@ struct pcb_report {
 	unsigned nvariants;
 	struct pcb_ratio ratios[PCB_MAX_RATIOS];
 	unsigned nratios;
+	bool failed;		/* a check of the library failed: exit 1 after the report */
 };
 
 struct pcb_scenario {
 	const char *name;
 	void (*fn)(const struct pcb_opts *o, struct pcb_report *rep);
 	const char *description;
+	double seconds;		/* default length of one run; 0: PCB_DEFAULT_SECONDS */
 };
 
 static void scenario_hit(const struct pcb_opts *o, struct pcb_report *rep);
 static void scenario_fileio(const struct pcb_opts *o, struct pcb_report *rep);
+static void scenario_miss(const struct pcb_opts *o, struct pcb_report *rep);
+static void scenario_reclaim(const struct pcb_opts *o, struct pcb_report *rep);
 
 static const struct pcb_scenario pcb_scenarios[] = {
 	{ "hit", scenario_hit,
 	  "cache hits at random pages of a fully cached object: pc_fault+put vs "
-	  "pread of tmpfs, pc_read 4K vs memcpy, 1 vs 2 threads" },
+	  "pread of tmpfs, pc_read 4K vs memcpy, 1 vs 2 threads", 0 },
 	{ "fileio", scenario_fileio,
 	  "file backend batches: 8 x 64 KiB vectored I/Os by one io_uring submit vs "
-	  "preadv/pwritev one by one, buffered and O_DIRECT" },
+	  "preadv/pwritev one by one, buffered and O_DIRECT", 0 },
+	{ "miss", scenario_miss,
+	  "cold reads of a disk file: pc_read through the file backend vs pread, "
+	  "sequential 128 KiB and random 4 KiB, buffered and O_DIRECT", 1.0 },
+	{ "reclaim", scenario_reclaim,
+	  "random 4 KiB pc_read over an object twice the budget (RAM and file "
+	  "backends, 1 and 2 threads) vs the same reads all hits", 1.0 },
 };
 
 /* ---- Helpers ---- */
@@ -299,6 +372,19 @@ static const char *report_param_get(const struct pcb_report *rep, const char *ke
 		if (!strcmp(rep->params[i].key, key))
 			return rep->params[i].val;
 	return NULL;
+}
+
+/* The name of a statfs() f_type, for the report. */
+static const char *pcb_fs_name(long type)
+{
+	switch (type) {
+	case EXT4_SUPER_MAGIC: return "ext2/3/4";
+	case XFS_SUPER_MAGIC: return "xfs";
+	case BTRFS_SUPER_MAGIC: return "btrfs";
+	case TMPFS_MAGIC: return "tmpfs";
+	case OVERLAYFS_SUPER_MAGIC: return "overlay";
+	default: return "other";
+	}
 }
 
 /* ---- Machine facts ---- */
@@ -996,18 +1082,6 @@ static void fio_pair(struct fio_ctx *h, const struct pcb_opts *o, struct pcb_rep
 	if (write && fdatasync(fd))
 		die("fdatasync: %s", strerror(errno));
 }
-
-static const char *fio_fs_name(long type)
-{
-	switch (type) {
-	case EXT4_SUPER_MAGIC: return "ext2/3/4";
-	case XFS_SUPER_MAGIC: return "xfs";
-	case BTRFS_SUPER_MAGIC: return "btrfs";
-	case TMPFS_MAGIC: return "tmpfs";
-	case OVERLAYFS_SUPER_MAGIC: return "overlay";
-	default: return "other";
-	}
-}
 #endif /* PC_HAVE_URING */
 
 static void scenario_fileio(const struct pcb_opts *o, struct pcb_report *rep)
@@ -1048,7 +1122,7 @@ static void scenario_fileio(const struct pcb_opts *o, struct pcb_report *rep)
 		die("creating a file in /var/tmp or .: %s", strerror(errno));
 	if (fstatfs(fd, &sf))
 		die("fstatfs: %s", strerror(errno));
-	report_param(rep, "file", false, "%s (%s, unlinked)", path, fio_fs_name((long)sf.f_type));
+	report_param(rep, "file", false, "%s (%s, unlinked)", path, pcb_fs_name((long)sf.f_type));
 	/* A second fd for the O_DIRECT pairs, then unlink: the fds keep it. */
 	dfd = open(path, O_RDWR | O_DIRECT);
 	derr = errno;
@@ -1107,6 +1181,898 @@ static void scenario_fileio(const struct pcb_opts *o, struct pcb_report *rep)
 	free(h.offs);
 	free(h.buf);
 #endif
+}
+
+/* ---- Scenarios "miss" and "reclaim": a directory on a disk ---- */
+
+static bool pcb_disk_fs(long type)
+{
+	return type == EXT4_SUPER_MAGIC || type == XFS_SUPER_MAGIC || type == BTRFS_SUPER_MAGIC;
+}
+
+/*
+ * A directory on a real disk file system for the file backend's objects:
+ * the build directory (where this program lives) if it is ext4, xfs or
+ * btrfs, else /var/tmp, which must not be tmpfs (it would measure memcpy).
+ */
+static void pcb_disk_dir(char *dir, size_t size, long *fs_type)
+{
+	char exe[PATH_MAX];
+	struct statfs sf;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash && slash != exe) {
+			*slash = '\0';
+			if (statfs(exe, &sf) == 0 && pcb_disk_fs((long)sf.f_type) &&
+			    snprintf(dir, size, "%s", exe) < (int)size) {
+				*fs_type = (long)sf.f_type;
+				return;
+			}
+		}
+	}
+	if (statfs("/var/tmp", &sf))
+		die("statfs /var/tmp: %s", strerror(errno));
+	if (sf.f_type == TMPFS_MAGIC)
+		die("neither the build directory nor /var/tmp is on a disk file system");
+	snprintf(dir, size, "/var/tmp");
+	*fs_type = (long)sf.f_type;
+}
+
+/* ---- Scenario "miss" ---- */
+
+#define MISS_DEFAULT_SIZE	(1024 * PCB_MIB)
+#define MISS_QUICK_SIZE		(128 * PCB_MIB)
+#define MISS_BUDGET		(64 * PCB_MIB)
+#define MISS_SEQ_IO		(128u * 1024)	/* bytes per sequential read */
+#define MISS_RAND_IO		4096u		/* bytes per random read */
+#define MISS_CHUNK		PCB_MIB		/* unit of the initial write */
+#define MISS_SEED		0x3155c01d3155c01dull
+
+struct miss_ctx {
+	uint64_t size;
+	struct pc_mapping *m;		/* the pair's mapping: buffered or direct */
+	int fd;				/* the pair's fd for pread: buffered or O_DIRECT */
+	struct pc_mapping *mb, *md;	/* the buffered and the PC_FILE_DIRECT mapping */
+	int bfd, dfd;			/* buffered and O_DIRECT fds of the file (-1: none) */
+	unsigned char *buf;		/* MISS_SEQ_IO bytes, page-aligned for O_DIRECT */
+	uint32_t *perm;			/* the file's 4 KiB blocks in random order */
+	uint64_t nblocks;		/* size / MISS_RAND_IO */
+	unsigned char *map;		/* the file mapped, for mincore() only: never touched */
+	unsigned char *vec;		/* mincore() output, one byte per host page */
+	uint64_t host_pages;
+	bool use_fadvise;		/* the host drop each run uses: fadvise, */
+	bool use_drop_caches;		/* or /proc/sys/vm/drop_caches */
+	uint64_t resident_max;		/* host pages of the file left by a drop, worst run */
+	uint64_t colds;			/* cold starts so far */
+};
+
+/* Host pages of the file in the kernel's page cache now. */
+static uint64_t miss_resident(struct miss_ctx *h)
+{
+	uint64_t n = 0;
+
+	if (mincore(h->map, h->size, h->vec))
+		die("mincore: %s", strerror(errno));
+	for (uint64_t i = 0; i < h->host_pages; i++)
+		n += h->vec[i] & 1;
+	return n;
+}
+
+/* Write "1" to /proc/sys/vm/drop_caches: 0 or a negative errno. */
+static int miss_drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int miss_fadvise(struct miss_ctx *h)
+{
+	if (fdatasync(h->bfd))
+		die("fdatasync: %s", strerror(errno));
+	return -posix_fadvise(h->bfd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+/* Drop every cached page of @m from the library's cache. */
+static void miss_invalidate(struct pc_mapping *m)
+{
+	int r;
+
+	pc_invalidate_lock(m);
+	r = pc_invalidate_range(m, 0, 0);
+	pc_invalidate_unlock(m);
+	check(r, "pc_invalidate_range");
+}
+
+/*
+ * Before every timed run, of either variant: nothing of the file in the
+ * library's caches (both mappings) nor in the kernel's page cache, checked.
+ */
+static void miss_cold(struct miss_ctx *h)
+{
+	uint64_t res;
+
+	miss_invalidate(h->mb);
+	if (h->md)
+		miss_invalidate(h->md);
+	if (h->use_fadvise)
+		check(miss_fadvise(h), "posix_fadvise");
+	if (h->use_drop_caches)
+		check(miss_drop_caches(), "writing /proc/sys/vm/drop_caches");
+	res = miss_resident(h);
+	if (res > h->resident_max)
+		h->resident_max = res;
+	h->colds++;
+}
+
+typedef void (*miss_io_fn)(struct miss_ctx *h, uint64_t k);
+
+/* A1, A2: @k reads of 128 KiB from offset 0 on. */
+static void miss_seq_pcread(struct miss_ctx *h, uint64_t k)
+{
+	for (uint64_t i = 0; i < k; i++) {
+		ssize_t r = pc_read(h->m, h->buf, MISS_SEQ_IO, i * MISS_SEQ_IO, 0);
+
+		if (pcb_unlikely(r != MISS_SEQ_IO)) {
+			check(r, "pc_read");
+			die("pc_read: short read of %zd bytes at %" PRIu64, r, i * MISS_SEQ_IO);
+		}
+	}
+	pcb_sink += h->buf[k & (MISS_SEQ_IO - 1)];
+}
+
+/* B1, B2: the same reads with pread(). */
+static void miss_seq_pread(struct miss_ctx *h, uint64_t k)
+{
+	for (uint64_t i = 0; i < k; i++) {
+		ssize_t r = pread(h->fd, h->buf, MISS_SEQ_IO, (off_t)(i * MISS_SEQ_IO));
+
+		if (pcb_unlikely(r != MISS_SEQ_IO))
+			die("pread: %s", r < 0 ? strerror(errno) : "short read");
+	}
+	pcb_sink += h->buf[k & (MISS_SEQ_IO - 1)];
+}
+
+/* A3, A4: @k reads of 4 KiB at the first @k blocks of the permutation. */
+static void miss_rand_pcread(struct miss_ctx *h, uint64_t k)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < k; i++) {
+		uint64_t off = (uint64_t)h->perm[i] * MISS_RAND_IO;
+		ssize_t r = pc_read(h->m, h->buf, MISS_RAND_IO, off, 0);
+
+		if (pcb_unlikely(r != MISS_RAND_IO)) {
+			check(r, "pc_read");
+			die("pc_read: short read of %zd bytes at %" PRIu64, r, off);
+		}
+		sum += h->buf[i & (MISS_RAND_IO - 1)];
+	}
+	pcb_sink += sum;
+}
+
+/* B3, B4: the same reads with pread(). */
+static void miss_rand_pread(struct miss_ctx *h, uint64_t k)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < k; i++) {
+		ssize_t r = pread(h->fd, h->buf, MISS_RAND_IO,
+				  (off_t)((uint64_t)h->perm[i] * MISS_RAND_IO));
+
+		if (pcb_unlikely(r != MISS_RAND_IO))
+			die("pread: %s", r < 0 ? strerror(errno) : "short read");
+		sum += h->buf[i & (MISS_RAND_IO - 1)];
+	}
+	pcb_sink += sum;
+}
+
+/* One cold run of @k reads; the time of the reads alone, in ns. */
+static uint64_t miss_run(struct miss_ctx *h, miss_io_fn fn, uint64_t k)
+{
+	uint64_t t0;
+
+	miss_cold(h);
+	t0 = now_ns();
+	fn(h, k);
+	return now_ns() - t0;
+}
+
+/*
+ * Reads per run so that @fn takes about @seconds, at most @kmax (the whole
+ * file, read once).  As hit_calibrate(), but every trial is cold too.
+ */
+static uint64_t miss_calibrate(struct miss_ctx *h, miss_io_fn fn, uint64_t kmax,
+			       double seconds)
+{
+	double target = seconds * 1e9, ops;
+	uint64_t k = 64, t;
+
+	for (;;) {
+		if (k > kmax)
+			k = kmax;
+		t = miss_run(h, fn, k);
+		if (t >= target / 10 || k == kmax)
+			break;
+		k *= 2;
+	}
+	ops = target * (double)k / (double)(t ? t : 1);
+	if (ops < 1)
+		return 1;
+	return ops > (double)kmax ? kmax : (uint64_t)ops;
+}
+
+/* MB/s for sequential reads (@io 128 KiB), kops/s for random ones. */
+static double miss_value(uint64_t ns, uint64_t k, size_t io)
+{
+	if (!ns)
+		ns = 1;
+	if (io == MISS_SEQ_IO)
+		return (double)(k * io) * 1e3 / (double)ns;
+	return (double)k * 1e6 / (double)ns;
+}
+
+/* Time @a (pc_read on @m) and @b (pread on @fd) alternately, each run cold. */
+static void miss_pair(struct miss_ctx *h, const struct pcb_opts *o, struct pcb_report *rep,
+		      struct pc_mapping *m, int fd, size_t io, const char *name_a,
+		      miss_io_fn a, const char *name_b, miss_io_fn b)
+{
+	const char *unit = io == MISS_SEQ_IO ? "MB/s" : "kops/s";
+	uint64_t kmax = io == MISS_SEQ_IO ? h->size / MISS_SEQ_IO : h->nblocks;
+	struct pcb_variant *va = report_variant(rep, name_a, unit, o->runs);
+	struct pcb_variant *vb = report_variant(rep, name_b, unit, o->runs);
+
+	h->m = m;
+	h->fd = fd;
+	va->ops = miss_calibrate(h, a, kmax, o->seconds);
+	vb->ops = miss_calibrate(h, b, kmax, o->seconds);
+	for (unsigned i = 0; i < o->runs; i++) {
+		va->runs[va->nruns++] = miss_value(miss_run(h, a, va->ops), va->ops, io);
+		vb->runs[vb->nruns++] = miss_value(miss_run(h, b, vb->ops), vb->ops, io);
+	}
+	variant_summarise(va);
+	variant_summarise(vb);
+}
+
+/* pc_read() of @m and pread() of the buffered fd must agree at @off. */
+static void miss_verify(struct miss_ctx *h, struct pc_mapping *m, uint64_t off,
+			unsigned char *scratch)
+{
+	ssize_t r = pc_read(m, h->buf, MISS_SEQ_IO, off, 0);
+
+	check(r, "pc_read");
+	if (r != MISS_SEQ_IO || pread(h->bfd, scratch, MISS_SEQ_IO, (off_t)off) != MISS_SEQ_IO ||
+	    memcmp(h->buf, scratch, MISS_SEQ_IO))
+		die("pc_read at %" PRIu64 " does not return the file's bytes", off);
+}
+
+/*
+ * Which host drop works, tried on the file while it is in the kernel's
+ * cache: posix_fadvise(DONTNEED) after fdatasync(), and writing "1" to
+ * drop_caches (which drops the whole machine's clean page cache, so it is
+ * tried once here and used per run only if fadvise does not work).
+ */
+static void miss_probe_drops(struct miss_ctx *h, struct pcb_report *rep)
+{
+	uint64_t before, after_f, after_d = 0, tenth = h->host_pages / 10;
+	unsigned char *scratch = xmalloc_aligned(4096, MISS_CHUNK);
+	char fmsg[96], dmsg[96];
+	int rf, rd;
+
+	before = miss_resident(h);
+	rf = miss_fadvise(h);
+	after_f = miss_resident(h);
+	if (rf)
+		snprintf(fmsg, sizeof(fmsg), "failed (%s)", strerror(-rf));
+	else
+		snprintf(fmsg, sizeof(fmsg), "%" PRIu64 " -> %" PRIu64 " pages", before, after_f);
+
+	/* Bring a tenth of the file back, then try drop_caches on it. */
+	for (uint64_t off = 0; off < tenth * 4096; off += MISS_CHUNK)
+		if (pread(h->bfd, scratch, MISS_CHUNK, (off_t)off) <= 0)
+			die("pread: %s", strerror(errno));
+	before = miss_resident(h);
+	rd = miss_drop_caches();
+	if (rd)
+		snprintf(dmsg, sizeof(dmsg), "refused (%s)", strerror(-rd));
+	else {
+		after_d = miss_resident(h);
+		snprintf(dmsg, sizeof(dmsg), "%" PRIu64 " -> %" PRIu64 " pages", before, after_d);
+	}
+	free(scratch);
+
+	h->use_fadvise = !rf;
+	h->use_drop_caches = !rd && (rf || after_f > h->host_pages / 100) &&
+			     after_d <= h->host_pages / 100;
+	if (!rf && after_f > h->host_pages / 100 && !h->use_drop_caches)
+		fprintf(stderr, "pcbench: warning: no way to drop the file from the host page "
+				"cache; buffered pairs are not cold\n");
+	report_param(rep, "host drop", false, "posix_fadvise(DONTNEED): %s%s; drop_caches: %s%s",
+		     fmsg, h->use_fadvise ? " (used)" : "", dmsg,
+		     h->use_drop_caches ? " (used)" : " (not used)");
+}
+
+static void miss_setup(struct miss_ctx *h, struct pc_cache **cb, struct pc_cache **cd,
+		       struct pc_backend **bb, struct pc_backend **bd, struct pcb_report *rep)
+{
+	char dir[PATH_MAX], name[64], path[PATH_MAX];
+	unsigned char *chunk, *scratch;
+	long fs_type;
+	uint64_t seed;
+	int derr;
+
+	pcb_disk_dir(dir, sizeof(dir), &fs_type);
+	snprintf(name, sizeof(name), "pcbench-miss-%ld", (long)getpid());
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		die("%s: path too long", dir);
+
+	/* Written once, with pseudo-random bytes, and made durable. */
+	h->bfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (h->bfd < 0)
+		die("creating %s: %s", path, strerror(errno));
+	chunk = xmalloc_aligned(4096, MISS_CHUNK);
+	seed = MISS_SEED;
+	for (uint64_t off = 0; off < h->size; off += MISS_CHUNK) {
+		size_t n = h->size - off < MISS_CHUNK ? h->size - off : MISS_CHUNK;
+
+		for (size_t i = 0; i < MISS_CHUNK / 8; i++)
+			((uint64_t *)chunk)[i] = xorshift64s(&seed);
+		if (pwrite(h->bfd, chunk, n, (off_t)off) != (ssize_t)n) {
+			int e = errno;
+
+			unlink(path);
+			die("writing %s: %s", path, strerror(e));
+		}
+	}
+	free(chunk);
+	if (fsync(h->bfd)) {
+		int e = errno;
+
+		unlink(path);
+		die("fsync %s: %s", path, strerror(e));
+	}
+
+	/*
+	 * The same file through two backends (the object is the host file
+	 * @dir/@name): buffered, and PC_FILE_DIRECT; one 64 MiB cache each.
+	 * Then the O_DIRECT fd, and unlink: the fds keep the file, and an
+	 * exit on error cannot leave a gigabyte behind.
+	 */
+	h->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	derr = errno;
+	check(pc_cache_new(cb, MISS_BUDGET), "pc_cache_new");
+	check(pc_backend_file_new(bb, dir, 0), "pc_backend_file_new");
+	if (pc_open(&h->mb, *cb, *bb, name, 0) < 0 ||
+	    (h->dfd >= 0 && (pc_cache_new(cd, MISS_BUDGET) < 0 ||
+			     pc_backend_file_new(bd, dir, PC_FILE_DIRECT) < 0 ||
+			     pc_open(&h->md, *cd, *bd, name, 0) < 0))) {
+		unlink(path);
+		die("opening %s through the file backend failed", path);
+	}
+	if (unlink(path))
+		die("unlink %s: %s", path, strerror(errno));
+	report_param(rep, "file", false, "%s (%s, unlinked)", path, pcb_fs_name(fs_type));
+	if (h->dfd >= 0)
+		report_param(rep, "direct", false, "O_DIRECT accepted: pairs 2 and 4 run");
+	else
+		report_param(rep, "direct", false, "O_DIRECT refused (%s): pairs 2 and 4 not run",
+			     strerror(derr));
+
+	h->buf = xmalloc_aligned(4096, MISS_SEQ_IO);
+	scratch = xmalloc_aligned(4096, MISS_SEQ_IO);
+	for (int i = 0; i < 3; i++) {
+		uint64_t off = (h->size - MISS_SEQ_IO) / 2 * (uint64_t)i / MISS_SEQ_IO * MISS_SEQ_IO;
+
+		miss_verify(h, h->mb, off, scratch);
+		if (h->md)
+			miss_verify(h, h->md, off, scratch);
+	}
+	free(scratch);
+
+	h->host_pages = (h->size + 4095) / 4096;
+	h->vec = malloc(h->host_pages);
+	if (!h->vec)
+		die("out of memory");
+	h->map = mmap(NULL, h->size, PROT_READ, MAP_SHARED, h->bfd, 0);
+	if (h->map == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	miss_probe_drops(h, rep);
+
+	/* A random permutation of the blocks: every random read is a miss. */
+	h->nblocks = h->size / MISS_RAND_IO;
+	if (h->nblocks > UINT32_MAX)
+		die("--size too large");
+	h->perm = xmalloc_aligned(64, h->nblocks * sizeof(*h->perm));
+	for (uint64_t i = 0; i < h->nblocks; i++)
+		h->perm[i] = (uint32_t)i;
+	seed = MISS_SEED;
+	for (uint64_t i = h->nblocks - 1; i > 0; i--) {
+		uint64_t j = xorshift64s(&seed) % (i + 1);
+		uint32_t t = h->perm[i];
+
+		h->perm[i] = h->perm[j];
+		h->perm[j] = t;
+	}
+}
+
+static void scenario_miss(const struct pcb_opts *o, struct pcb_report *rep)
+{
+	struct miss_ctx h = { .bfd = -1, .dfd = -1 };
+	struct pc_cache *cb = NULL, *cd = NULL;
+	struct pc_backend *bb = NULL, *bd = NULL;
+	struct pc_stats st;
+
+	h.size = o->size ? o->size : o->quick ? MISS_QUICK_SIZE : MISS_DEFAULT_SIZE;
+	if (h.size < 4 * MISS_SEQ_IO || h.size % MISS_SEQ_IO)
+		die("--size must be a multiple of 128 KiB, at least 512 KiB");
+	report_param(rep, "size", true, "%" PRIu64, h.size);
+	report_param(rep, "budget", false, "%llu MiB per cache (one for each mapping)",
+		     MISS_BUDGET / PCB_MIB);
+	report_param(rep, "io", false, "sequential: %u KiB reads from offset 0; random: %u KiB "
+		     "reads at distinct blocks in random order", MISS_SEQ_IO / 1024,
+		     MISS_RAND_IO / 1024);
+	/* Looked up, not called: pc_read()'s readahead is automatic when there. */
+	report_param(rep, "readahead", false, "pc_readahead() %s in the library",
+		     dlsym(RTLD_DEFAULT, "pc_readahead") ? "exported" : "not exported");
+
+	miss_setup(&h, &cb, &cd, &bb, &bd, rep);
+
+	miss_pair(&h, o, rep, h.mb, h.bfd, MISS_SEQ_IO, "A1 pc_read seq", miss_seq_pcread,
+		  "B1 pread seq", miss_seq_pread);
+	if (h.md)
+		miss_pair(&h, o, rep, h.md, h.dfd, MISS_SEQ_IO, "A2 pc_read seq direct",
+			  miss_seq_pcread, "B2 pread seq direct", miss_seq_pread);
+	miss_pair(&h, o, rep, h.mb, h.bfd, MISS_RAND_IO, "A3 pc_read rand 4K",
+		  miss_rand_pcread, "B3 pread rand 4K", miss_rand_pread);
+	if (h.md)
+		miss_pair(&h, o, rep, h.md, h.dfd, MISS_RAND_IO, "A4 pc_read rand direct",
+			  miss_rand_pcread, "B4 pread rand direct", miss_rand_pread);
+
+	report_param(rep, "cold check", false, "after %" PRIu64 " drops, at most %" PRIu64
+		     " of %" PRIu64 " host pages of the file were still cached", h.colds,
+		     h.resident_max, h.host_pages);
+	check(pc_stats(cb, &st, sizeof(st)), "pc_stats");
+	if (h.md) {
+		struct pc_stats sd;
+
+		check(pc_stats(cd, &sd, sizeof(sd)), "pc_stats");
+		st.enomem += sd.enomem;
+	}
+	report_param(rep, "enomem", true, "%" PRIu64, st.enomem);
+
+	/* "No slower" than pread once pc_read reads ahead; the rest for reference. */
+	report_ratio(rep, "pc_read / pread, cold sequential 128 KiB", "A1 / B1",
+		     median_of(rep, "A1 pc_read seq") / median_of(rep, "B1 pread seq"), 0.9);
+	if (h.md)
+		report_ratio(rep, "pc_read / pread, cold sequential, O_DIRECT", "A2 / B2",
+			     median_of(rep, "A2 pc_read seq direct") /
+				     median_of(rep, "B2 pread seq direct"), 0.9);
+	report_ratio(rep, "pc_read / pread, cold random 4 KiB", "A3 / B3",
+		     median_of(rep, "A3 pc_read rand 4K") / median_of(rep, "B3 pread rand 4K"), 0);
+	if (h.md)
+		report_ratio(rep, "pc_read / pread, cold random 4 KiB, O_DIRECT", "A4 / B4",
+			     median_of(rep, "A4 pc_read rand direct") /
+				     median_of(rep, "B4 pread rand direct"), 0);
+
+	check(pc_close(&h.mb), "pc_close");
+	if (h.md)
+		check(pc_close(&h.md), "pc_close");
+	pc_backend_delete(&bb);
+	pc_cache_delete(&cb);
+	if (bd)
+		pc_backend_delete(&bd);
+	if (cd)
+		pc_cache_delete(&cd);
+	munmap(h.map, h.size);
+	if (h.dfd >= 0)
+		close(h.dfd);
+	close(h.bfd);
+	free(h.vec);
+	free(h.perm);
+	free(h.buf);
+}
+
+/* ---- Scenario "reclaim" ---- */
+
+#define RCL_DEFAULT_SIZE	(128 * PCB_MIB)	/* the object; the budget is half */
+#define RCL_QUICK_SIZE		(32 * PCB_MIB)
+#define RCL_SLACK		(16 * PCB_MIB)	/* RAM devices and the ceiling's cache */
+#define RCL_NR_OFFSETS		(1u << 20)	/* a power of two: walks wrap with a mask */
+#define RCL_SEED		0x4ec1a1a54ec1a1a5ull
+#define RCL_OBJECT		"pcbench-reclaim"
+#define RCL_MAX_THREADS		2
+#define RCL_SAMPLE_NS		1000000		/* the budget sampler's period */
+
+/* One cache and mapping under test, and what the sampler saw of it. */
+struct rcl_target {
+	const char *what;
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m;
+	uint64_t capacity;
+	uint64_t max_bytes;		/* largest bytes_cached sampled, all runs */
+	uint64_t samples;
+	uint64_t enomem;		/* enomem moved by this much, all runs */
+};
+
+/* What one run did to its cache. */
+struct rcl_delta {
+	uint64_t hits, misses, evictions;
+};
+
+struct rcl_ctx {
+	uint64_t size;
+	size_t page;
+	uint64_t *offs;			/* RCL_NR_OFFSETS random page offsets */
+	unsigned char *plain;		/* the object's bytes */
+};
+
+struct rcl_sampler {
+	const struct pc_cache *c;
+	int stop;
+	uint64_t max_bytes, samples;
+};
+
+/* Sample bytes_cached every millisecond until told to stop. */
+static void *rcl_sampler_fn(void *arg)
+{
+	struct rcl_sampler *s = arg;
+	struct timespec ts = { 0, RCL_SAMPLE_NS };
+
+	do {
+		struct pc_stats st;
+
+		check(pc_stats(s->c, &st, sizeof(st)), "pc_stats");
+		if (st.bytes_cached > s->max_bytes)
+			s->max_bytes = st.bytes_cached;
+		s->samples++;
+		nanosleep(&ts, NULL);
+	} while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE));
+	return NULL;
+}
+
+struct rcl_worker {
+	struct pc_mapping *m;
+	const uint64_t *offs;		/* this thread's slice of the offsets */
+	uint64_t mask;			/* slice length - 1 */
+	uint64_t ops;
+	size_t page;
+	unsigned char *buf;
+	pthread_barrier_t *start;
+	uint64_t t0, t1, sum;
+};
+
+static uint64_t rcl_read_loop(struct rcl_worker *w, uint64_t k)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < k; i++) {
+		ssize_t r = pc_read(w->m, w->buf, w->page, w->offs[i & w->mask], 0);
+
+		if (pcb_unlikely(r != (ssize_t)w->page)) {
+			check(r, "pc_read");
+			die("pc_read: short read of %zd bytes", r);
+		}
+		__asm__ __volatile__("" : : "r"(w->buf) : "memory");
+		sum += w->buf[i & (w->page - 1)];
+	}
+	return sum;
+}
+
+static void *rcl_worker_fn(void *arg)
+{
+	struct rcl_worker *w = arg;
+
+	/* One read before the clock starts: the library registers the thread. */
+	w->sum = rcl_read_loop(w, 1);
+	pthread_barrier_wait(w->start);
+	w->t0 = now_ns();
+	w->sum += rcl_read_loop(w, w->ops);
+	w->t1 = now_ns();
+	return NULL;
+}
+
+/*
+ * @k random pc_read()s of a page over @nthreads threads, each walking its
+ * own slice of the offsets, while a sampler thread watches the budget.
+ * Returns the wall time in ns; @d gets the run's stats deltas.
+ */
+static uint64_t rcl_run(struct rcl_ctx *h, struct rcl_target *t, uint64_t k,
+			unsigned nthreads, struct rcl_delta *d)
+{
+	struct rcl_worker w[RCL_MAX_THREADS];
+	pthread_t tid[RCL_MAX_THREADS], stid;
+	struct rcl_sampler s = { .c = t->c };
+	pthread_barrier_t start;
+	struct pc_stats a, b;
+	uint64_t slice = RCL_NR_OFFSETS / nthreads, t0 = UINT64_MAX, t1 = 0;
+	int r;
+
+	check(pc_stats(t->c, &a, sizeof(a)), "pc_stats");
+	r = pthread_create(&stid, NULL, rcl_sampler_fn, &s);
+	if (r)
+		die("pthread_create: %s", strerror(r));
+	r = pthread_barrier_init(&start, NULL, nthreads);
+	if (r)
+		die("pthread_barrier_init: %s", strerror(r));
+	for (unsigned i = 0; i < nthreads; i++) {
+		w[i] = (struct rcl_worker){
+			.m = t->m,
+			.offs = h->offs + i * slice,
+			.mask = slice - 1,
+			.ops = k / nthreads,
+			.page = h->page,
+			.buf = xmalloc_aligned(h->page, h->page),
+			.start = &start,
+		};
+		r = pthread_create(&tid[i], NULL, rcl_worker_fn, &w[i]);
+		if (r)
+			die("pthread_create: %s", strerror(r));
+	}
+	for (unsigned i = 0; i < nthreads; i++) {
+		r = pthread_join(tid[i], NULL);
+		if (r)
+			die("pthread_join: %s", strerror(r));
+		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
+		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
+		pcb_sink += w[i].sum;
+		free(w[i].buf);
+	}
+	pthread_barrier_destroy(&start);
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+	r = pthread_join(stid, NULL);
+	if (r)
+		die("pthread_join: %s", strerror(r));
+	check(pc_stats(t->c, &b, sizeof(b)), "pc_stats");
+
+	if (s.max_bytes > t->max_bytes)
+		t->max_bytes = s.max_bytes;
+	t->samples += s.samples;
+	t->enomem += b.enomem - a.enomem;
+	d->hits = b.hits - a.hits;
+	d->misses = b.misses - a.misses;
+	d->evictions = b.evictions - a.evictions;
+	return t1 - t0;
+}
+
+/* Operations per run so that it takes about @seconds (as hit_calibrate()). */
+static uint64_t rcl_calibrate(struct rcl_ctx *h, struct rcl_target *t, unsigned nthreads,
+			      double seconds)
+{
+	double target = seconds * 1e9, ops;
+	struct rcl_delta d;
+	uint64_t k = 1024, ns;
+
+	for (;;) {
+		ns = rcl_run(h, t, k, nthreads, &d);
+		if (ns >= target / 10 || k >= (1ull << 40))
+			break;
+		k *= 2;
+	}
+	ops = target * (double)k / (double)(ns ? ns : 1);
+	if (ops < 2)
+		ops = 2;
+	return ((uint64_t)ops + 1) & ~1ull;
+}
+
+/* One side of a pair: where it reads, on how many threads, what it reports. */
+struct rcl_side {
+	const char *name;		/* the throughput variant */
+	struct rcl_target *t;
+	unsigned nthreads;
+	const char *hit_name;		/* NULL: the ceiling, where every read must hit */
+	const char *evict_name;
+};
+
+/*
+ * Time @a and @b alternately.  A reclaiming side also reports, per run,
+ * its hit ratio and evictions per second as variants of their own; the
+ * ceiling must see no miss at all.  With @shared_k both run @a's count.
+ */
+static void rcl_pair(struct rcl_ctx *h, const struct pcb_opts *o, struct pcb_report *rep,
+		     const struct rcl_side *a, const struct rcl_side *b, bool shared_k)
+{
+	const struct rcl_side *side[2] = { a, b };
+	struct pcb_variant *v[2], *hit[2] = { NULL, NULL }, *ev[2] = { NULL, NULL };
+
+	for (int s = 0; s < 2; s++)
+		v[s] = report_variant(rep, side[s]->name, "Mops/s", o->runs);
+	for (int s = 0; s < 2; s++) {
+		if (!side[s]->hit_name)
+			continue;
+		hit[s] = report_variant(rep, side[s]->hit_name, "%", o->runs);
+		ev[s] = report_variant(rep, side[s]->evict_name, "k/s", o->runs);
+	}
+	v[0]->ops = rcl_calibrate(h, a->t, a->nthreads, o->seconds);
+	v[1]->ops = shared_k ? v[0]->ops : rcl_calibrate(h, b->t, b->nthreads, o->seconds);
+	for (unsigned i = 0; i < o->runs; i++) {
+		for (int s = 0; s < 2; s++) {
+			struct rcl_delta d;
+			uint64_t ns = rcl_run(h, side[s]->t, v[s]->ops, side[s]->nthreads, &d);
+
+			if (!ns)
+				ns = 1;
+			v[s]->runs[v[s]->nruns++] = (double)v[s]->ops * 1e3 / (double)ns;
+			if (!hit[s]) {
+				if (d.misses)
+					die("%s: %" PRIu64 " misses: the ceiling must only hit",
+					    side[s]->name, d.misses);
+				continue;
+			}
+			hit[s]->runs[hit[s]->nruns++] =
+				100.0 * (double)d.hits / (double)(d.hits + d.misses ? d.hits + d.misses : 1);
+			ev[s]->runs[ev[s]->nruns++] = (double)d.evictions * 1e6 / (double)ns;
+		}
+	}
+	for (int s = 0; s < 2; s++) {
+		variant_summarise(v[s]);
+		if (hit[s]) {
+			hit[s]->ops = ev[s]->ops = v[s]->ops;
+			variant_summarise(hit[s]);
+			variant_summarise(ev[s]);
+		}
+	}
+}
+
+/* Write the object through @t's cache, sync it, and read it all back. */
+static void rcl_fill(struct rcl_ctx *h, struct rcl_target *t)
+{
+	const size_t chunk = PCB_MIB;
+	unsigned char *scratch = xmalloc_aligned(h->page, chunk);
+	struct pc_stats st;
+
+	for (uint64_t off = 0; off < h->size; off += chunk) {
+		size_t n = h->size - off < chunk ? h->size - off : chunk;
+		ssize_t r = pc_write(t->m, h->plain + off, n, off, 0);
+
+		check(r, "pc_write");
+		if ((size_t)r != n)
+			die("pc_write: short write of %zd bytes at %" PRIu64, r, off);
+	}
+	check(pc_sync(t->m, 0, 0), "pc_sync");
+	/* Through a cache half its size, this read-back goes through reclaim. */
+	for (uint64_t off = 0; off < h->size; off += chunk) {
+		size_t n = h->size - off < chunk ? h->size - off : chunk;
+		ssize_t r = pc_read(t->m, scratch, n, off, 0);
+
+		check(r, "pc_read");
+		if ((size_t)r != n || memcmp(scratch, h->plain + off, n))
+			die("%s: pc_read at %" PRIu64 " does not return what was written",
+			    t->what, off);
+	}
+	free(scratch);
+	check(pc_stats(t->c, &st, sizeof(st)), "pc_stats");
+	t->capacity = st.capacity;
+	t->enomem = st.enomem;	/* while filling; runs add theirs */
+}
+
+static void rcl_target_close(struct rcl_target *t, bool unlink_object)
+{
+	check(pc_close(&t->m), "pc_close");
+	if (unlink_object)
+		check(pc_backend_unlink(t->b, RCL_OBJECT), "pc_backend_unlink");
+	pc_backend_delete(&t->b);
+	pc_cache_delete(&t->c);
+}
+
+/* "max 64.0 of 64.0 MiB (16384 samples)", and whether that is within budget. */
+static void rcl_budget_param(struct pcb_report *rep, const char *key, const struct rcl_target *t)
+{
+	report_param(rep, key, false, "bytes_cached max %.1f of %.1f MiB over %" PRIu64
+		     " samples: %s; enomem %" PRIu64 "%s", (double)t->max_bytes / PCB_MIB,
+		     (double)t->capacity / PCB_MIB, t->samples,
+		     t->max_bytes <= t->capacity ? "within budget" : "OVER BUDGET", t->enomem,
+		     t->enomem ? " (NOT 0)" : "");
+	if (t->max_bytes > t->capacity || t->enomem) {
+		fprintf(stderr, "pcbench: %s: budget or enomem check failed\n", t->what);
+		rep->failed = true;
+	}
+}
+
+static void scenario_reclaim(const struct pcb_opts *o, struct pcb_report *rep)
+{
+	struct rcl_ctx h = { 0 };
+	struct rcl_target ram = { .what = "RAM backend" }, ceil = { .what = "ceiling" },
+			  file = { .what = "file backend" };
+	char dir[PATH_MAX], name[64], path[PATH_MAX];
+	struct pc_stats st;
+	uint64_t seed, budget;
+	long fs_type;
+
+	h.page = pc_page_size();
+	h.size = o->size ? o->size : o->quick ? RCL_QUICK_SIZE : RCL_DEFAULT_SIZE;
+	if (h.size < 2 * h.page || h.size % (2 * h.page))
+		die("--size must be a positive multiple of two pages (%zu)", 2 * h.page);
+	if (h.size > SIZE_MAX / 2)
+		die("--size too large");
+	budget = h.size / 2;
+	report_param(rep, "size", true, "%" PRIu64, h.size);
+	report_param(rep, "budget", false, "%" PRIu64 " MiB (half the object); ceiling: %"
+		     PRIu64 " MiB", (uint64_t)(budget / PCB_MIB),
+		     (uint64_t)((h.size + RCL_SLACK) / PCB_MIB));
+	report_param(rep, "offsets", true, "%u", RCL_NR_OFFSETS);
+
+	h.plain = xmalloc_aligned(h.page, h.size);
+	seed = ~RCL_SEED;
+	for (uint64_t i = 0; i < h.size / 8; i++)
+		((uint64_t *)h.plain)[i] = xorshift64s(&seed);
+	h.offs = xmalloc_aligned(64, RCL_NR_OFFSETS * sizeof(*h.offs));
+	seed = RCL_SEED;
+	for (uint64_t i = 0; i < RCL_NR_OFFSETS; i++)
+		h.offs[i] = (xorshift64s(&seed) % (h.size / h.page)) * h.page;
+
+	/* RAM backend, budget half the object. */
+	check(pc_cache_new(&ram.c, budget), "pc_cache_new");
+	check(pc_backend_ram_new(&ram.b, h.size + RCL_SLACK), "pc_backend_ram_new");
+	check(pc_open(&ram.m, ram.c, ram.b, RCL_OBJECT, PC_CREAT | PC_TRUNC), "pc_open");
+	rcl_fill(&h, &ram);
+
+	/* The ceiling: the same, with a budget that holds it all, all cached. */
+	check(pc_cache_new(&ceil.c, h.size + RCL_SLACK), "pc_cache_new");
+	check(pc_backend_ram_new(&ceil.b, h.size + RCL_SLACK), "pc_backend_ram_new");
+	check(pc_open(&ceil.m, ceil.c, ceil.b, RCL_OBJECT, PC_CREAT | PC_TRUNC), "pc_open");
+	rcl_fill(&h, &ceil);
+	check(pc_stats(ceil.c, &st, sizeof(st)), "pc_stats");
+	if (st.pages_cached != h.size / h.page)
+		die("ceiling: %" PRIu64 " pages cached, expected %" PRIu64, st.pages_cached,
+		    h.size / h.page);
+
+	/* File backend, buffered, on a disk file system; unlinked once open. */
+	pcb_disk_dir(dir, sizeof(dir), &fs_type);
+	snprintf(name, sizeof(name), "%s-%ld", RCL_OBJECT, (long)getpid());
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		die("%s: path too long", dir);
+	check(pc_cache_new(&file.c, budget), "pc_cache_new");
+	check(pc_backend_file_new(&file.b, dir, 0), "pc_backend_file_new");
+	check(pc_open(&file.m, file.c, file.b, name, PC_CREAT | PC_EXCL), "pc_open");
+	if (unlink(path))
+		die("unlink %s: %s", path, strerror(errno));
+	report_param(rep, "file", false, "%s (%s, unlinked), buffered: in the host page cache",
+		     path, pcb_fs_name(fs_type));
+	rcl_fill(&h, &file);
+
+	rcl_pair(&h, o, rep,
+		 &(struct rcl_side){ "A1 RAM 1 thread", &ram, 1, "A1 hit ratio", "A1 evictions" },
+		 &(struct rcl_side){ "B1 all hits 1 thread", &ceil, 1, NULL, NULL }, false);
+	rcl_pair(&h, o, rep,
+		 &(struct rcl_side){ "A2 RAM 2 threads", &ram, 2, "A2 hit ratio", "A2 evictions" },
+		 &(struct rcl_side){ "B2 all hits 2 threads", &ceil, 2, NULL, NULL }, false);
+	rcl_pair(&h, o, rep,
+		 &(struct rcl_side){ "A3 file 1 thread", &file, 1, "A3(1) hit ratio",
+				     "A3(1) evictions" },
+		 &(struct rcl_side){ "A3 file 2 threads", &file, 2, "A3(2) hit ratio",
+				     "A3(2) evictions" }, true);
+
+	rcl_budget_param(rep, "RAM check", &ram);
+	rcl_budget_param(rep, "file check", &file);
+	rcl_budget_param(rep, "ceiling check", &ceil);
+
+	/* No goals: what reclaim costs next to hits, and the file backend's share. */
+	report_ratio(rep, "RAM, 1 thread: reclaiming / all hits", "A1 / B1",
+		     median_of(rep, "A1 RAM 1 thread") / median_of(rep, "B1 all hits 1 thread"), 0);
+	report_ratio(rep, "RAM, 2 threads: reclaiming / all hits", "A2 / B2",
+		     median_of(rep, "A2 RAM 2 threads") / median_of(rep, "B2 all hits 2 threads"),
+		     0);
+	report_ratio(rep, "file: 2-thread / 1-thread", "A3(2) / A3(1)",
+		     median_of(rep, "A3 file 2 threads") / median_of(rep, "A3 file 1 thread"), 0);
+	/* Not a pair: A3 and A1 ran at different times. */
+	report_ratio(rep, "file / RAM, 1 thread (not alternated)", "A3(1) / A1",
+		     median_of(rep, "A3 file 1 thread") / median_of(rep, "A1 RAM 1 thread"), 0);
+
+	rcl_target_close(&ram, true);
+	rcl_target_close(&ceil, true);
+	rcl_target_close(&file, false);
+	free(h.offs);
+	free(h.plain);
 }
 
 /* ---- Output ---- */
@@ -1268,7 +2234,8 @@ static void usage(FILE *f)
 	      "                        [--json FILE]\n"
 	      "       pcbench list\n"
 	      "  --runs N      rounds of alternating runs (default 7; --quick: 3)\n"
-	      "  --seconds S   target length of one run in seconds (default 0.3)\n"
+	      "  --seconds S   target length of one run in seconds (default 0.3;\n"
+	      "                miss and reclaim: 1)\n"
 	      "  --size BYTES  object size, suffix K, M or G allowed (default per scenario)\n"
 	      "  --quick       a smaller object and fewer runs\n"
 	      "  --json FILE   also write the results as JSON\n", f);
@@ -1323,15 +2290,16 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pcb_opts o = { .seconds = PCB_DEFAULT_SECONDS };
+	struct pcb_opts o = { 0 };
 	const struct pcb_scenario *sc = NULL;
 	struct pcb_report *rep;
 	struct pcb_machine mc = { 0 };
 	struct pcb_load l0, l1;
 	const char *name;
 	unsigned long runs = 0;
+	double seconds = 0;
 	char *end;
-	int opt;
+	int opt, status;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -1342,8 +2310,8 @@ int main(int argc, char **argv)
 				die("--runs wants 1..%d", PCB_MAX_RUNS);
 			break;
 		case 's':
-			o.seconds = strtod(optarg, &end);
-			if (*end || !(o.seconds > 0) || o.seconds > 3600)
+			seconds = strtod(optarg, &end);
+			if (*end || !(seconds > 0) || seconds > 3600)
 				die("--seconds wants a positive number of seconds");
 			break;
 		case 'z':
@@ -1380,6 +2348,7 @@ int main(int argc, char **argv)
 	if (!sc)
 		die("unknown scenario %s (try: pcbench list)", name);
 	o.runs = runs ? (unsigned)runs : o.quick ? PCB_QUICK_RUNS : PCB_DEFAULT_RUNS;
+	o.seconds = seconds > 0 ? seconds : sc->seconds > 0 ? sc->seconds : PCB_DEFAULT_SECONDS;
 
 	rep = calloc(1, sizeof(*rep));
 	if (!rep)
@@ -1396,6 +2365,7 @@ int main(int argc, char **argv)
 		write_json(o.json, rep, &o, &mc);
 	for (unsigned i = 0; i < rep->nvariants; i++)
 		free(rep->variants[i].runs);
+	status = rep->failed ? 1 : 0;
 	free(rep);
-	return 0;
+	return status;
 }
