@@ -4,9 +4,11 @@
 #   ./run.sh demo   install what is missing, build, run the demo (RAM backend)
 #   ./run.sh test   install what is missing, build and pass the whole test suite:
 #                   the -Dwerror build with lock assertions and fault injection
-#                   (unit, race and example tests), an ASan+UBSan build of all
-#                   tests, one mutant build per protection whose race test must
-#                   catch its absence, and an install + pkg-config check.
+#                   (unit, race and example tests), an install + pkg-config
+#                   check, an ASan+UBSan build of all tests, a TSan build of the
+#                   unit tests, the unit tests under valgrind memcheck, and one
+#                   mutant build per protection whose race test must catch its
+#                   absence.
 #
 # Build directories go under ./build*.  Run as root on Debian (apt-get).
 set -euo pipefail
@@ -118,6 +120,16 @@ test_all() {
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_tests build-asan --timeout-multiplier 3
+
+	echo "=== build-tsan: -Db_sanitize=thread (unit tests; tests/tsan.supp says what is suppressed and why)"
+	setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbench=false -Dexamples=false
+	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
+		run_tests build-tsan --suite unit --timeout-multiplier 4
+
+	echo "=== valgrind memcheck: unit tests of the -Dwerror build, zero leaks"
+	# "possibly lost" is liburcu's call_rcu thread, which is never joined.
+	run_tests build --suite unit --no-suite novalgrind --timeout-multiplier 20 \
+		--wrapper "valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
 
 	# Each mutant disables one protection; its race test must catch it
 	# (the test is built with --expect-violations there).
