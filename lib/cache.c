@@ -99,6 +99,9 @@ PC_API void pc_cache_delete(struct pc_cache **cp)
 	if (!cp || !*cp)
 		return;
 	c = *cp;
+	/* Deleting a cache with open mappings is a caller bug (pagecache.h). */
+	if (c->mapping_list)
+		abort();
 	pc_flusher_stop(c);
 	/*
 	 * Page structs are freed through call_rcu and give their data back

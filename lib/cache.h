@@ -68,7 +68,6 @@ struct pc_cache {
 	uint64_t capacity;		/* bytes; whole pages; constant */
 	uint64_t used;			/* atomic: bytes of page data charged */
 	uint64_t pages;			/* atomic: live page structs */
-	uint64_t mappings;		/* atomic: open mappings (must be 0 at delete) */
 
 	pthread_mutex_t pool_lock;	/* PC_LC_LEAF */
 	/* protected by pool_lock: */

@@ -130,7 +130,6 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 		pc_mapping_free(m);
 		return r;
 	}
-	__atomic_fetch_add(&c->mappings, 1, __ATOMIC_RELAXED);
 	*out = m;
 	return 0;
 }
@@ -184,7 +183,6 @@ PC_API int pc_close(struct pc_mapping **mp)
 	__pc_remove_range(m, 0, UINT64_MAX);
 	pc_rwsem_up_write(&m->invalidate_lock);
 	pc_backend_detach(m->backend, m);
-	__atomic_fetch_sub(&m->cache->mappings, 1, __ATOMIC_RELAXED);
 	pc_mapping_free(m);
 	*mp = NULL;
 	return r;
