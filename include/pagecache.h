@@ -127,7 +127,9 @@ PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
  * pc_open() of the same name on the same backend answers -EBUSY, because two
  * page caches over one object could not be kept coherent.
  * pc_close() writes back every dirty page first; if that fails it returns
- * the error and still closes (the pages are lost, as the error says).
+ * the error and still closes (the pages are lost, as the error says).  Bad
+ * input (-EINVAL) or a caller holding the invalidate_lock (-EDEADLK)
+ * closes nothing.
  */
 PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backend *b,
 		   const char *name, unsigned flags);
@@ -207,7 +209,8 @@ PC_API int pc_sync(struct pc_mapping *m, uint64_t off, uint64_t len);
  * The invalidate_lock.  Fill paths (read, fault, writeback) hold it shared;
  * invalidation holds it exclusive.  An engine that moves blocks itself takes
  * it exclusive, calls pc_invalidate_range(), changes its block map, and
- * unlocks.  It is not recursive.
+ * unlocks.  It is not recursive, it must be unlocked by the thread that
+ * took it, and one thread may hold at most 32 invalidate_locks at once.
  */
 PC_API void pc_invalidate_lock(struct pc_mapping *m);		/* exclusive */
 PC_API void pc_invalidate_unlock(struct pc_mapping *m);
@@ -253,7 +256,7 @@ struct pc_stats {
 	uint64_t pin_waits;	/* waits for a pinned page during invalidation */
 	uint64_t retries;	/* invalidation restarts after a pin wait */
 	uint64_t meta_bytes;	/* page structs and index nodes: not charged to the budget */
-	uint64_t index_nodes;	/* index nodes live */
+	uint64_t index_nodes;	/* index nodes live, in every cache of the process */
 	uint64_t write_errors;	/* backend write failures seen by writeback */
 	uint64_t evictions;	/* clean pages evicted by reclaim */
 	uint64_t reclaim_scans;	/* pages looked at by reclaim */

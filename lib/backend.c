@@ -18,22 +18,27 @@
 #include "backend.h"
 #include "mapping.h"
 
+/* The smallest table of version 1: up to and including destroy. */
+#define PC_BACKEND_OPS_V1_SIZE \
+	(offsetof(struct pc_backend_ops, destroy) + sizeof(((struct pc_backend_ops *)0)->destroy))
+
 PC_API int pc_backend_new(struct pc_backend **out, const struct pc_backend_ops *ops, void *priv)
 {
+	struct pc_backend_ops o = { 0 };
 	struct pc_backend *b;
 
-	if (!out || !ops || ops->version != PC_BACKEND_OPS_VERSION)
+	/* Version 1 ends, at the least, with destroy; read nothing past @size. */
+	if (!out || !ops || ops->version != PC_BACKEND_OPS_VERSION ||
+	    ops->size < PC_BACKEND_OPS_V1_SIZE)
 		return -EINVAL;
-	if (ops->size < offsetof(struct pc_backend_ops, direct_access))
-		return -EINVAL;
-	if (!ops->open || !ops->close || !ops->unlink || !ops->get_size || !ops->set_size ||
-	    !ops->map || !ops->alloc || !ops->free || !ops->read || !ops->write ||
-	    !ops->destroy)
+	memcpy(&o, ops, PC_MIN((size_t)ops->size, sizeof(o)));
+	if (!o.open || !o.close || !o.unlink || !o.get_size || !o.set_size || !o.map ||
+	    !o.alloc || !o.free || !o.read || !o.write || !o.destroy)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	memcpy(&b->ops, ops, PC_MIN((size_t)ops->size, sizeof(b->ops)));
+	b->ops = o;
 	b->priv = priv;
 	pthread_mutex_init(&b->lock, NULL);
 	*out = b;

@@ -201,7 +201,9 @@ static void pc_wb_write_run(struct pc_mapping *m, struct pc_wb_page *run, unsign
 		run[i].result = r;	/* allocation failed for the rest */
 	PC_INJECT("writeback_after_alloc");
 
-	if (nio > 1 && ops->writev) {
+	if (ops->writev && n > 1) {
+		for (unsigned k = 0; k < nio; k++)
+			io[k].result = -EIO;	/* a result the backend forgets is a failure */
 		r = ops->writev(priv, m->obj, io, nio);
 		for (unsigned k = 0; k < nio; k++)
 			for (unsigned i = 0; i < io[k].iovcnt; i++)

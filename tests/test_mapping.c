@@ -139,6 +139,19 @@ static void test_backend_new_validates_ops(void **state)
 	ops.size = 8;
 	assert_int_equal(pc_backend_new(&b, &ops, NULL), -EINVAL);
 	assert_null(b);
+	/*
+	 * A table that ends before destroy is refused without reading past
+	 * its end (a heap copy of just that size: ASan would see an overread).
+	 */
+	uint32_t short_size = (uint32_t)offsetof(struct pc_backend_ops, destroy);
+	unsigned char *shorter = malloc(short_size);
+
+	memcpy(shorter, &ops, short_size);
+	memcpy(shorter + offsetof(struct pc_backend_ops, size), &short_size, sizeof(short_size));
+	assert_int_equal(pc_backend_new(&b, (const struct pc_backend_ops *)(void *)shorter, NULL),
+			 -EINVAL);
+	assert_null(b);
+	free(shorter);
 }
 
 static void test_version(void **state)

@@ -16,9 +16,12 @@
  *    cached page of the range is gone.
  * Of one object, alloc, write, writev, set_size and flush never run
  * concurrently with each other (writeback holds a per-mapping mutex, and
- * invalidation the exclusive lock).  So a backend need not guard an object's
- * block map against the page cache; it must only make its own allocator
- * safe between objects, because ops on different objects run concurrently.
+ * invalidation the exclusive lock), and free and a shrinking set_size run
+ * alone.  But map, read and readv (fills) do run concurrently with alloc,
+ * write and a growing set_size (writeback) of the same object, since both
+ * hold the lock shared: a backend must keep its block map of an object
+ * readable while writeback allocates in it.  Ops on different objects run
+ * concurrently, so the allocator must be safe between objects.
  *
  * Device addresses are bytes, page-aligned, opaque to the cache: a backend
  * with one host file per object may use the file offset itself.
@@ -70,7 +73,7 @@ struct pc_backend_ops {
 	uint32_t version;	/* PC_BACKEND_OPS_VERSION */
 	uint32_t size;		/* sizeof(struct pc_backend_ops) */
 	const char *name;	/* for messages: "ram", "file", ... */
-	uint64_t max_size;	/* largest object size; writes past it are -EFBIG */
+	uint64_t max_size;	/* largest object size; writes past it are -EFBIG; 0: no limit */
 
 	/* Open object @name (PC_CREAT, PC_EXCL, PC_TRUNC as for open(2)). */
 	int (*open)(void *priv, const char *name, unsigned flags, void **obj);
@@ -135,7 +138,8 @@ struct pc_backend_ops {
 };
 
 /*
- * Wrap @ops and @priv in a backend handle.  @ops must outlive the handle.
+ * Wrap @ops and @priv in a backend handle.  The table is copied; the
+ * string @ops->name must outlive the handle.
  * -EINVAL for a version the library does not know, a size too small for
  * version 1, or a missing mandatory op (every op but flush and
  * direct_access is mandatory).
