@@ -230,9 +230,10 @@ PC_API void pc_invalidate_unlock_two(struct pc_mapping *a, struct pc_mapping *b)
  * The caller must hold the invalidate_lock exclusive (-EPERM if not).
  * Pins are not waited for (the caller's lock cannot be dropped): a page
  * pinned for read is dropped and its holder keeps the old copy; a page
- * pinned for write (PC_FAULT_WRITE) stays cached, since stores through the
- * pin would otherwise go nowhere, and the call answers -EBUSY after
- * dropping the others.  A write error is returned, and that page stays.
+ * pinned while it may have a write pin (one taken with PC_FAULT_WRITE since
+ * the page was last written back: read and write pins look alike) stays
+ * cached, since stores through the pin would otherwise go nowhere, and the
+ * call answers -EBUSY after dropping the others.  A write error is returned, and that page stays.
  */
 PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len);
 

@@ -112,7 +112,13 @@ static unsigned pc_reclaim_scan(struct pc_cache *c, unsigned want, uint64_t budg
 					freed++;
 					continue;	/* lock and reference went with it */
 				} else {
-					if (pc_page_test(p, PG_WRITEBACK))
+					/*
+					 * Under writeback, or held by someone besides the
+					 * index and us: often for a moment only (a reader's
+					 * copy, the flusher's batch).  A pin looks the same,
+					 * so an all-pinned cache costs a few short waits.
+					 */
+					if (pc_page_test(p, PG_WRITEBACK) || pc_page_refs(p) > 2)
 						(*busy)++;
 					pc_page_unlock(p);
 				}
