@@ -52,6 +52,12 @@ struct pc_page;		/* a pinned reference to one page */
 #define PC_CREAT	0x0001u
 #define PC_EXCL		0x0002u
 #define PC_TRUNC	0x0004u
+/*
+ * PC_DAX: open the object for direct access.  Faults and I/O go straight to
+ * the backend's storage (no cached copy); the backend must be DAX-capable
+ * (have direct_access), or pc_open() answers -EOPNOTSUPP.
+ */
+#define PC_DAX		0x0008u
 
 /*
  * pc_read()/pc_write() flags.
@@ -118,6 +124,13 @@ PC_API void pc_backend_delete(struct pc_backend **b);
  */
 #define PC_FILE_DIRECT	0x0001u
 PC_API int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags);
+/*
+ * The pmem backend: object @name is the file @dir/@name, mapped with
+ * libpmem2 (a pmem file system, or page granularity on an ordinary file).
+ * It is DAX-capable.  Built only where libpmem2 is found; elsewhere it
+ * answers -ENOTSUP.  @flags: none defined yet, 0.
+ */
+PC_API int pc_backend_pmem_new(struct pc_backend **out, const char *dir, unsigned flags);
 
 /* Remove the object @name and free its blocks; -EBUSY while it is open. */
 PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
