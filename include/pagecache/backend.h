@@ -135,6 +135,15 @@ struct pc_backend_ops {
 	 */
 	int (*readv)(void *priv, void *obj, struct pc_io *io, unsigned int n);
 	int (*writev)(void *priv, void *obj, struct pc_io *io, unsigned int n);
+
+	/*
+	 * Optional (DAX-capable backends): make the stores made through
+	 * direct_access() pointers to device range [@addr, @addr + @len)
+	 * durable (pmem: flush the CPU caches of the range and drain).  The
+	 * library calls it from pc_sync() for the dirty DAX ranges only.
+	 * NULL: the library calls flush() instead.
+	 */
+	int (*persist)(void *priv, void *obj, uint64_t addr, size_t len);
 };
 
 /*
