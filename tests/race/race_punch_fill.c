@@ -16,7 +16,7 @@
  * drops rewritten pages from the cache now and then, so that readers fill
  * them from the blocks.
  *
- * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file]
+ * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file|pmem]
  *                        [--expect-violations]
  * On the file backend each object is a file, so blocks are not visibly
  * reused between objects; the test then checks G1 alone (zeros or the
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
 			backend = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file] "
+			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file|pmem] "
 				"[--expect-violations]\n",
 				argv[0]);
 			return 2;
