@@ -92,8 +92,10 @@
  *  - obj->lock guards the object's segments, @cfg (one pmem2 config, reused
  *    for every map call) and the dirty range @dirty_lo..@dirty_hi.  It is
  *    taken by the ops that change the host file's size or mapping (alloc,
- *    write past @file_end, set_size), by write and flush for the dirty
- *    range, and by persist.  Functions named __pmem_*() require it held.
+ *    write past @file_end, set_size), and by write and flush for the dirty
+ *    range.  Functions named __pmem_*() require it held (or run on an
+ *    object no one else can reach: open, last close).  persist takes none:
+ *    it flushes a range below @file_end, and the metadata flag is atomic.
  * read(), the copy of write() and direct_access() take no lock: they touch
  * only blocks the library owns, below @file_end, which is inside the
  * mapping (invariant 2), and the addresses never move (invariant 3).
