@@ -511,7 +511,7 @@ static void test_direct_access_stable(void **state)
 struct grow_arg {
 	struct pfix *f;
 	void *o;
-	volatile int stop;
+	int stop;	/* atomic */
 };
 
 static void *grow_thread(void *a)
@@ -523,7 +523,7 @@ static void *grow_thread(void *a)
 		if (g->f->ops->alloc(g->f->priv, g->o, off, PS, &e))
 			break;
 	}
-	g->stop = 1;
+	__atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -541,7 +541,7 @@ static void test_direct_access_concurrent_growth(void **state)
 	p = f->ops->direct_access(f->priv, g.o, 0, PS);
 	assert_non_null(p);
 	assert_int_equal(pthread_create(&t, NULL, grow_thread, &g), 0);
-	while (!g.stop || rounds < 1000) {
+	while (!__atomic_load_n(&g.stop, __ATOMIC_ACQUIRE) || rounds < 1000) {
 		unsigned char v = (unsigned char)(rounds * 13 + 1);
 
 		p[rounds % PS] = v;
