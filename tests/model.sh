@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Check the spin model of the invalidation protocol (doc/model/invalidate.pml)
-# exhaustively, and check that each of its mutants fails, with the failure
-# the mutant is about.
+# Check the spin models of the invalidation protocol (doc/model/
+# invalidate.pml) and of the pin wait's wake-up (doc/model/pinwait.pml)
+# exhaustively, and check that each of their mutants fails, with the
+# failure the mutant is about.
 #
-#   tests/model.sh [DIR]      DIR holds invalidate.pml (default: doc/model
+#   tests/model.sh [DIR]      DIR holds the .pml files (default: doc/model
 #                             next to this script)
 #
 # Each run is `spin -a`, the verifier compiled with -DSAFETY (assertions and
@@ -16,7 +17,6 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:-$here/../doc/model}
-model=$dir/invalidate.pml
 cc=${CC:-cc}
 
 if ! command -v spin >/dev/null; then
@@ -27,32 +27,35 @@ if ! command -v "$cc" >/dev/null; then
 	echo "model: no C compiler ($cc) for the verifier: skipped"
 	exit 77
 fi
-[[ -f $model ]] || { echo "model: $model not found"; exit 1; }
+for f in invalidate.pml pinwait.pml; do
+	[[ -f $dir/$f ]] || { echo "model: $dir/$f not found"; exit 1; }
+done
 
 work=$(mktemp -d /tmp/pc-model-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cp "$model" "$work/"
 
-# name | spin -D options | expected: "pass", or the pan line that must appear
+# name | model | spin -D options | expected: "pass", or the pan line that must appear
 runs=(
-	"model|-DREADS=2|pass"
-	"model_writeback|-DCONFIG_WRITEBACK|pass"
-	"mutant_fill_without_invalidate_lock|-DMUTANT_FILL_WITHOUT_INVALIDATE_LOCK -DNO_G2|assertion violated G1_"
-	"mutant_no_pin_wait|-DMUTANT_NO_PIN_WAIT|assertion violated G3_pins_honoured"
-	"mutant_pin_wait_with_lock_held|-DMUTANT_PIN_WAIT_WITH_LOCK_HELD|invalid end state"
-	"mutant_punch_ignores_writeback|-DCONFIG_WRITEBACK -DMUTANT_PUNCH_IGNORES_WRITEBACK -DNO_G2|assertion violated G6_no_stale_write"
+	"invalidate|invalidate.pml|-DREADS=2|pass"
+	"invalidate_writeback|invalidate.pml|-DCONFIG_WRITEBACK|pass"
+	"pinwait|pinwait.pml||pass"
+	"mutant_fill_without_invalidate_lock|invalidate.pml|-DMUTANT_FILL_WITHOUT_INVALIDATE_LOCK -DNO_G2|assertion violated G1_"
+	"mutant_no_pin_wait|invalidate.pml|-DMUTANT_NO_PIN_WAIT|assertion violated G3_pins_honoured"
+	"mutant_pin_wait_with_lock_held|invalidate.pml|-DMUTANT_PIN_WAIT_WITH_LOCK_HELD|invalid end state"
+	"mutant_punch_ignores_writeback|invalidate.pml|-DCONFIG_WRITEBACK -DMUTANT_PUNCH_IGNORES_WRITEBACK -DNO_G2|assertion violated G6_no_stale_write"
+	"mutant_wake_without_bucket_lock|pinwait.pml|-DMUTANT_WAKE_WITHOUT_BUCKET_LOCK|invalid end state"
 )
 
 bad=0
 total_start=$SECONDS
 for r in "${runs[@]}"; do
-	IFS='|' read -r name defs expect <<<"$r"
+	IFS='|' read -r name pml defs expect <<<"$r"
 	sub=$work/$name
 	mkdir -p "$sub"
-	cp "$work/invalidate.pml" "$sub/"
+	cp "$dir/$pml" "$sub/"
 	start=$EPOCHREALTIME
 	# shellcheck disable=SC2086
-	if ! (cd "$sub" && spin -a $defs invalidate.pml >spin.out 2>&1 &&
+	if ! (cd "$sub" && spin -a $defs "$pml" >spin.out 2>&1 &&
 		"$cc" -w -O2 -DSAFETY -o pan pan.c 2>cc.out); then
 		echo "model: $name: spin -a or the compile failed:"
 		cat "$sub/spin.out" "$sub/cc.out" 2>/dev/null
@@ -74,7 +77,7 @@ for r in "${runs[@]}"; do
 		else
 			printf 'model: %-40s FAIL   errors %s, search complete: %s: %s\n' \
 				"$name" "${errors:-?}" "$complete" "$first"
-			echo "  replay: spin -t -p $defs invalidate.pml (trail in a copy of $sub)"
+			echo "  replay: spin -t -p $defs $pml (after the same spin -a and pan run)"
 			bad=$((bad + 1))
 		fi
 	else

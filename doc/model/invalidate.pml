@@ -43,9 +43,8 @@
  *    fails) or a page that is no longer in the slot (the re-check fails).
  *  - The pin wait (pc_page_wait_pins(): PC_REF_PINWAIT in the refcount word,
  *    a hashed condition variable woken by pc_page_release()) is modelled as
- *    a blocking guard "refs <= 2": the wake-up protocol itself is argued at
- *    the top of lib/page.c.  A lost wake-up would show in the C pin test
- *    (tests/race/race_pin_deadlock.c) as a hang.
+ *    a blocking guard "refs <= 2": the wake-up protocol itself (the top of
+ *    lib/page.c) is checked by pinwait.pml, next to this file.
  *  - The mmap lock that pc_fault() takes shared before the invalidate_lock
  *    is left out: nothing in this model takes it exclusive (only a DAX mode
  *    switch will).
