@@ -16,11 +16,19 @@
  * drops rewritten pages from the cache now and then, so that readers fill
  * them from the blocks.
  *
+ * Each punch or truncate rewrites its range with a new generation g, and
+ * once the call has returned the invalidator raises the range's floor to
+ * g.  A reader loads the floor of its page before it starts, and a record
+ * of an older generation is then a violation too: the other half of G1, a
+ * read that starts after the punch returned never sees the old contents
+ * (a stale page that a fill put back in the index after the punch removed
+ * it, say).
+ *
  * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file]
  *                        [--expect-violations]
  * On the file backend each object is a file, so blocks are not visibly
- * reused between objects; the test then checks G1 alone (zeros or the
- * victim's own data).
+ * reused between objects; the test then checks that a read sees zeros or
+ * the victim's own data, of a generation no older than its floor.
  * It runs until at least N operations (default 10^6) and S seconds (default
  * 5) are done, or --seconds (default 120) have passed; with
  * --expect-violations, until the first violation.
@@ -54,10 +62,13 @@
 static struct pc_cache *cache;
 static struct pc_backend *dev;
 static struct pc_mapping *victim, *others[NR_OTHERS];
-static uint64_t first_bad[4];
+static uint64_t first_bad[6];
 static uint32_t target_first, target_n = 1;	/* atomic: the invalidator's next range */
+/* Atomic: per page, the oldest generation a read that starts now may see. */
+static uint32_t floor_gen[VICTIM_PAGES];
 
-static void check_page(const void *buf, uint32_t page)
+/* Page @page as read by a read that started after loading @floor. */
+static void check_page(const void *buf, uint32_t page, uint32_t floor)
 {
 	const struct rec *r = buf;
 
@@ -65,13 +76,15 @@ static void check_page(const void *buf, uint32_t page)
 		struct rec x = r[i];	/* one snapshot: the page may change under us */
 
 		if ((x.magic == 0 || x.magic == MAGIC) && (x.obj == 0 || x.obj == VICTIM_ID) &&
-		    (x.page == 0 || x.page == page))
+		    (x.page == 0 || x.page == page) && (x.gen == 0 || x.gen >= floor))
 			continue;
 		if (race_violation()) {
 			first_bad[0] = page;
 			first_bad[1] = x.obj;
 			first_bad[2] = x.page;
 			first_bad[3] = x.magic;
+			first_bad[4] = x.gen;
+			first_bad[5] = floor;
 		}
 		return;
 	}
@@ -83,7 +96,7 @@ static void *reader(void *arg)
 	char *buf = aligned_alloc(PS, PS);
 
 	while (race_keep_going()) {
-		uint32_t page = (uint32_t)(rnd(&s) % VICTIM_PAGES);
+		uint32_t page = (uint32_t)(rnd(&s) % VICTIM_PAGES), floor;
 		struct pc_page *p;
 
 		if (rnd(&s) % 4 != 0)	/* mostly the range about to be punched */
@@ -91,18 +104,20 @@ static void *reader(void *arg)
 			       (uint32_t)(rnd(&s) % __atomic_load_n(&target_n, __ATOMIC_RELAXED));
 		if (page >= VICTIM_PAGES)
 			page = VICTIM_PAGES - 1;
+		/* Acquire: pairs with the release in invalidator(). */
+		floor = __atomic_load_n(&floor_gen[page], __ATOMIC_ACQUIRE);
 		if (rnd(&s) & 1) {
 			ssize_t n = pc_read(victim, buf, PS, (uint64_t)page * PS, 0);
 
 			if (n == PS)
-				check_page(buf, page);
+				check_page(buf, page, floor);
 			else if (n != 0 && n != -ENOMEM)
 				abort();
 		} else {
 			int r = pc_fault(victim, (uint64_t)page * PS, 0, &p);
 
 			if (r == 0) {
-				check_page(pc_page_addr(p), page);
+				check_page(pc_page_addr(p), page, floor);
 				pc_page_put(p);
 			} else if (r != -ENXIO && r != -ENOMEM) {
 				abort();
@@ -182,6 +197,9 @@ static void *invalidator(void *arg)
 		} else if (pc_punch(victim, (uint64_t)first * PS, (uint64_t)n * PS) != 0) {
 			abort();
 		}
+		/* Release: a reader that sees the floor starts after the call returned. */
+		for (uint32_t i = first; i < first + n; i++)
+			__atomic_store_n(&floor_gen[i], gen, __ATOMIC_RELEASE);
 		give_blocks_to_other(n > OTHER_PAGES ? OTHER_PAGES : n, gen, buf);
 		rewrite_victim(first, n, gen, buf, rnd(&s) % 4 != 0);
 	}
@@ -240,9 +258,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.pin_waits);
 	if (race.violations)
 		printf("first violation: victim page %llu held a record of object %llu page %llu "
-		       "(magic %#llx)\n", (unsigned long long)first_bad[0],
-		       (unsigned long long)first_bad[1], (unsigned long long)first_bad[2],
-		       (unsigned long long)first_bad[3]);
+		       "(magic %#llx) generation %llu, for a read that started at floor %llu\n",
+		       (unsigned long long)first_bad[0], (unsigned long long)first_bad[1],
+		       (unsigned long long)first_bad[2], (unsigned long long)first_bad[3],
+		       (unsigned long long)first_bad[4], (unsigned long long)first_bad[5]);
 	for (int i = 0; i < NR_OTHERS; i++)
 		pc_close(&others[i]);
 	pc_close(&victim);
