@@ -40,6 +40,7 @@ runs=(
 	"invalidate_writeback|invalidate.pml|-DCONFIG_WRITEBACK|pass"
 	"pinwait|pinwait.pml||pass"
 	"mutant_fill_without_invalidate_lock|invalidate.pml|-DMUTANT_FILL_WITHOUT_INVALIDATE_LOCK -DNO_G2|assertion violated G1_"
+	"mutant_fill_without_invalidate_lock_no_reuse|invalidate.pml|-DMUTANT_FILL_WITHOUT_INVALIDATE_LOCK -DNO_G2 -DNO_REUSE|assertion violated G1_zero_after"
 	"mutant_no_pin_wait|invalidate.pml|-DMUTANT_NO_PIN_WAIT|assertion violated G3_pins_honoured"
 	"mutant_pin_wait_with_lock_held|invalidate.pml|-DMUTANT_PIN_WAIT_WITH_LOCK_HELD|invalid end state"
 	"mutant_punch_ignores_writeback|invalidate.pml|-DCONFIG_WRITEBACK -DMUTANT_PUNCH_IGNORES_WRITEBACK -DNO_G2|assertion violated G6_no_stale_write"
@@ -73,19 +74,19 @@ for r in "${runs[@]}"; do
 	first=$(grep -m1 '^pan:1:' "$sub/pan.out" || true)
 	if [[ $expect == pass ]]; then
 		if [[ $errors == 0 && $complete == yes ]]; then
-			printf 'model: %-40s PASS   %9s states, %s\n' "$name" "$states" "$secs"
+			printf 'model: %-46s PASS   %9s states, %s\n' "$name" "$states" "$secs"
 		else
-			printf 'model: %-40s FAIL   errors %s, search complete: %s: %s\n' \
+			printf 'model: %-46s FAIL   errors %s, search complete: %s: %s\n' \
 				"$name" "${errors:-?}" "$complete" "$first"
 			echo "  replay: spin -t -p $defs $pml (after the same spin -a and pan run)"
 			bad=$((bad + 1))
 		fi
 	else
 		if [[ ${errors:-0} != 0 ]] && grep -q "$expect" "$sub/pan.out"; then
-			printf 'model: %-40s FAILS as expected (%s) after %s states, %s\n' \
+			printf 'model: %-46s FAILS as expected (%s) after %s states, %s\n' \
 				"$name" "${first#pan:1: }" "$states" "$secs"
 		else
-			printf 'model: %-40s NOT CAUGHT: expected "%s", got errors %s: %s\n' \
+			printf 'model: %-46s NOT CAUGHT: expected "%s", got errors %s: %s\n' \
 				"$name" "$expect" "${errors:-?}" "${first:-none}"
 			bad=$((bad + 1))
 		fi

@@ -79,7 +79,9 @@
  * fails):
  *  MUTANT_FILL_WITHOUT_INVALIDATE_LOCK  pc_fill_lock() takes nothing, as the
  *      C mutant of the same name: fails G1 (with -DNO_G2, the G2 ghost
- *      check is left out so that G1 itself is seen to fail)
+ *      check is left out so that G1 itself is seen to fail):
+ *      G1_not_reused; with -DNO_REUSE too (no reuser: freed blocks stay
+ *      free, as with the file backend), G1_zero_after
  *  MUTANT_NO_PIN_WAIT                   the punch does not look for pins:
  *      fails G3_pins_honoured
  *  MUTANT_PIN_WAIT_WITH_LOCK_HELD       the pin wait keeps the lock, as the
@@ -672,6 +674,10 @@ init {
 		run holder();
 #endif
 		run puncher();
+#ifndef NO_REUSE
 		run reuser()
+#else
+		skip
+#endif
 	}
 }
