@@ -137,7 +137,7 @@ test_all() {
 		-Ddebug_locks=true -Dfault_inject=true -Dbench=false
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		run_tests build-asan --timeout-multiplier 3
+		run_tests build-asan --no-suite model --timeout-multiplier 3
 
 	stage build-tsan
 	echo "=== build-tsan: -Db_sanitize=thread (unit and race tests; tests/tsan.supp says what is suppressed and why)"
