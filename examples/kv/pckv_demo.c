@@ -217,6 +217,11 @@ int pckv_demo(struct kv_options *o, const char *dir, int argc, char **argv)
 	if (r)
 		pckv_die("close", r);
 	printf("pckv demo: %s\n", wrong ? "FAILED" : "all checks held");
-	printf("try: pckv --dir %s scan key:0000001\n", o->dir);
+	{
+		char *bin = pckv_exe_dir();
+
+		printf("try: %s/pckv --dir %s scan key:0000001\n", bin ? bin : ".", o->dir);
+		free(bin);
+	}
 	return wrong ? 1 : 0;
 }
