@@ -199,6 +199,8 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	uint32_t *lat[PH_N];
 	double rate[PH_N][64];
 	struct kv_stats st;
+	char *data;
+	int r;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--n") && i + 1 < argc)
@@ -220,7 +222,8 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 				"B <= 1 MiB\n");
 		return 2;
 	}
-	o->dir = pckv_fresh_dir(dir, dir ? "bench" : "pckv-bench");
+	data = pckv_fresh_dir(dir, dir ? "bench" : "pckv-bench");
+	o->dir = data;
 	if (pckv_open(&kv, o))
 		return 2;
 	kv_set_compaction(kv, 0, 0);	/* only the get+compact phase compacts */
@@ -235,12 +238,12 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	       o->dir);
 	rate[PH_PUT][0] = run_phase(PH_PUT, n, nt, n, 0, lat[PH_PUT], &nlat[PH_PUT]);
 	kv_sync(kv);
-	for (unsigned r = 0; r < runs; r++) {
-		rate[PH_GET][r] = run_phase(PH_GET, n, nt, n, r + 1, lat[PH_GET], &nlat[PH_GET]);
-		rate[PH_GET_COMPACT][r] = run_phase(PH_GET_COMPACT, n, nt, n, r + 1,
+	for (unsigned rd = 0; rd < runs; rd++) {
+		rate[PH_GET][rd] = run_phase(PH_GET, n, nt, n, rd + 1, lat[PH_GET], &nlat[PH_GET]);
+		rate[PH_GET_COMPACT][rd] = run_phase(PH_GET_COMPACT, n, nt, n, rd + 1,
 						    lat[PH_GET_COMPACT], &nlat[PH_GET_COMPACT]);
-		printf("  round %u: get %.0f ops/s, get during compaction %.0f ops/s\n", r + 1,
-		       rate[PH_GET][r], rate[PH_GET_COMPACT][r]);
+		printf("  round %u: get %.0f ops/s, get during compaction %.0f ops/s\n", rd + 1,
+		       rate[PH_GET][rd], rate[PH_GET_COMPACT][rd]);
 	}
 	kv_stats(kv, &st);
 	printf("\n%-12s %10s %12s %10s %10s\n", "phase", "ops", "ops/s", "p50 us", "p99 us");
@@ -263,7 +266,7 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	       (unsigned long long)(st.punched_bytes >> 20), (unsigned long long)st.get_retries);
 	printf("log file allocated %llu MiB for %llu MiB live\n",
 	       (unsigned long long)(st.alloc_bytes >> 20), (unsigned long long)(st.live_bytes >> 20));
-	if (kv_close(&kv))
-		return 2;
-	return 0;
+	r = kv_close(&kv);
+	free(data);
+	return r ? 2 : 0;
 }
