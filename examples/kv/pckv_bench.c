@@ -35,6 +35,7 @@ struct worker {
 	uint64_t nkeys, seed;
 	uint32_t *lat;		/* ns per op */
 	uint64_t nlat;
+	double end;		/* when this worker finished */
 };
 
 static struct kv *kv;
@@ -103,6 +104,7 @@ static void *worker_main(void *arg)
 			__atomic_fetch_add(&done_ops, 256, __ATOMIC_RELAXED);
 	}
 	free(val);
+	w->end = now();
 	return NULL;
 }
 
@@ -124,7 +126,7 @@ static double run_phase(enum phase ph, uint64_t n, unsigned nt, uint64_t nkeys, 
 {
 	struct worker *w = calloc(nt, sizeof(*w));
 	bool tty = isatty(2);
-	double t0, last = 0;
+	double t0, last = 0, last_end = 0;
 	pthread_t ct;
 
 	if (!w)
@@ -162,11 +164,15 @@ static double run_phase(enum phase ph, uint64_t n, unsigned nt, uint64_t nkeys, 
 				phase_name[ph], (unsigned long long)d, (unsigned long long)n, d / t);
 			last = t;
 		}
-		usleep(50 * 1000);
+		usleep(10 * 1000);
 	}
-	for (unsigned i = 0; i < nt; i++)
+	/* The phase ends when its last worker does, not when we notice. */
+	for (unsigned i = 0; i < nt; i++) {
 		pthread_join(w[i].th, NULL);
-	t0 = now() - t0;
+		if (w[i].end > last_end)
+			last_end = w[i].end;
+	}
+	t0 = last_end - t0;
 	if (ph == PH_GET_COMPACT) {
 		__atomic_store_n(&compact_stop, 1, __ATOMIC_RELEASE);
 		pthread_join(ct, NULL);
