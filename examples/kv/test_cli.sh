@@ -44,6 +44,14 @@ if grep -q "^keys  *3$" <<<"$out"; then ok "stats: 3 keys"; else bad "stats: key
 for i in 1 2 3 4 5; do kv put "tmp$i" "$(head -c 3000 /dev/zero | tr '\0' x)"; kv del "tmp$i"; done
 if kv compact | grep -q "^log allocated"; then ok "compact"; else bad "compact"; fi
 expect "values survive compaction" 0 "hello again" kv get greeting
+# A 3 MiB binary value through stdin, with a cache smaller than the value.
+head -c 3145728 /dev/urandom >"$dir/big"
+if "$pckv" --dir "$dir/data" --cache 1048576 put big - <"$dir/big" &&
+	"$pckv" --dir "$dir/data" --cache 1048576 get big | head -c 3145728 | cmp - "$dir/big"; then
+	ok "3 MiB value from stdin, read back whole"
+else
+	bad "3 MiB value from stdin"
+fi
 expect "bad usage exits 2" 2 "" kv frobnicate
 expect "bad --sync exits 2" 2 "" "$pckv" --sync sometimes get x
 expect "serve in this branch" 2 "" kv serve

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -66,6 +67,14 @@ static int teardown(void **state)
 {
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static struct kv *open_kv(enum kv_sync sync)
@@ -478,6 +487,143 @@ static void test_corrupt_middle(void **state)
 	assert_int_equal(kv_close(&kv), 0);
 }
 
+/*
+ * The writer that gets SIGKILLed (`test_kv crash DIR always|none`): puts
+ * stamped values of 100 keys, version = a global counter, with background
+ * compaction eager, and writes each acknowledged version to stdout: with
+ * KV_SYNC_ALWAYS as soon as kv_put returns, with KV_SYNC_NONE only after
+ * the kv_sync() that follows every 50 puts.
+ */
+#define CRASH_KEYS 100
+
+static int crash_main(const char *d, const char *mode)
+{
+	struct kv_options o = { .dir = d };
+	unsigned char val[8192];
+	uint64_t pending[50];
+	unsigned npending = 0;
+	struct kv *kv;
+	char key[32];
+
+	o.sync = !strcmp(mode, "always") ? KV_SYNC_ALWAYS : KV_SYNC_NONE;
+	if (kv_open(&kv, &o))
+		return 3;
+	kv_set_compaction(kv, 20, 64 << 10);
+	/* Go on from where the last life stopped: versions only grow. */
+	uint64_t v = 1;
+	for (uint64_t id = 0; id < CRASH_KEYS; id++) {
+		int64_t have = -2;
+		struct check c = { id, -1 };
+
+		stamp_key(key, sizeof(key), id);
+		if (kv_get(kv, key, strlen(key), check_fn, &c) == 0)
+			have = c.version;
+		if (have >= (int64_t)v)
+			v = (uint64_t)have + 1;
+	}
+	for (;; v++) {
+		uint64_t id = v % CRASH_KEYS;
+
+		stamp_key(key, sizeof(key), id);
+		stamp_fill(val, id, v);
+		if (kv_put(kv, key, strlen(key), val, stamp_len(id, v)))
+			return 4;
+		if (o.sync == KV_SYNC_ALWAYS) {
+			if (write(1, &v, sizeof(v)) != sizeof(v))
+				return 5;
+			continue;
+		}
+		pending[npending++] = v;
+		if (npending == 50) {
+			if (kv_sync(kv))
+				return 6;
+			if (write(1, pending, sizeof(pending)) != sizeof(pending))
+				return 5;
+			npending = 0;
+		}
+	}
+}
+
+/*
+ * Kill the writer with SIGKILL at a random moment, several lives in a row
+ * in one directory; after each, every acknowledged put must be there (the
+ * key holds that version or a newer one) and every value whole.
+ */
+static void crash_rounds(const char *mode)
+{
+	uint64_t acked[CRASH_KEYS] = { 0 };
+	unsigned seed = (unsigned)time(NULL);
+
+	for (int life = 0; life < 4; life++) {
+		uint64_t v, nacks = 0;
+		struct kv_stats st;
+		struct kv *kv;
+		int fds[2], status;
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			dup2(fds[1], 1);
+			close(fds[0]);
+			close(fds[1]);
+			execl("/proc/self/exe", "test_kv", "crash", dir, mode, (char *)NULL);
+			_exit(127);
+		}
+		close(fds[1]);
+		/* Read acknowledgements for 0.3 to 1.3 s, then kill. */
+		fcntl(fds[0], F_SETFL, O_NONBLOCK);
+		double until = now() + 0.3 + (rand_r(&seed) % 1000) / 1000.0;
+		while (now() < until) {
+			ssize_t n = read(fds[0], &v, sizeof(v));
+
+			if (n == sizeof(v)) {
+				acked[v % CRASH_KEYS] = v;
+				nacks++;
+			} else {
+				usleep(1000);
+			}
+		}
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		fcntl(fds[0], F_SETFL, 0);
+		while (read(fds[0], &v, sizeof(v)) == sizeof(v)) {
+			acked[v % CRASH_KEYS] = v;
+			nacks++;
+		}
+		close(fds[0]);
+
+		kv = open_kv(KV_SYNC_NONE);
+		assert_int_equal(kv_stats(kv, &st), 0);
+		for (uint64_t id = 0; id < CRASH_KEYS; id++) {
+			int64_t have = get_stamp(kv, id);
+
+			if (acked[id])
+				assert_true(have >= (int64_t)acked[id]);
+			else
+				assert_true(have == -2 || have > 0);
+		}
+		print_message("sync %s, life %d: %llu puts acknowledged, all there; log %llu KiB, "
+			      "%llu compactions, %llu B torn tail dropped\n", mode, life,
+			      (unsigned long long)nacks, (unsigned long long)st.log_bytes >> 10,
+			      (unsigned long long)st.compactions, (unsigned long long)st.torn_bytes);
+		assert_true(nacks > 0);
+		assert_int_equal(kv_close(&kv), 0);
+	}
+}
+
+static void test_crash_always(void **state)
+{
+	crash_rounds("always");
+}
+
+static void test_crash_none(void **state)
+{
+	crash_rounds("none");
+}
+
 /* Compaction frees the log's blocks: st_blocks (du) shrinks. */
 static void test_du_shrinks(void **state)
 {
@@ -589,14 +735,6 @@ static void *race_compactor(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Readers verify stamped values while a writer overwrites keys and
  * compaction runs back to back.  A lookup delay widens the window between
@@ -688,6 +826,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_always, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_none, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_du_shrinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_background, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_readers, setup_tmpfs, teardown),
@@ -696,6 +836,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_compact_readers_mutant, setup_tmpfs, teardown),
 	};
 
+	if (argc == 4 && !strcmp(argv[1], "crash"))
+		return crash_main(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "child"))
 		return child_main(argv[2], (unsigned)atoi(argv[3]));
 	if (argc == 2 && !strcmp(argv[1], "--mutant"))
