@@ -49,10 +49,20 @@
  *  its host file to the hidden directory BACKING_DIR/.pcfs-orphans (created
  *  on demand, never shown in the mount) under a unique name, and the open
  *  handles keep reading and writing it there.  The last release deletes it.
- *  FUSE's own "hide" rename is turned off (hard_remove), so rmdir of the
- *  old parent works at once.  Mount time clears orphans left by a crash;
- *  unmount removes the empty directory.  The name .pcfs-orphans is reserved
+ *  Mount time clears orphans left by a crash; the last orphan's release,
+ *  or unmount, removes the directory.  The name .pcfs-orphans is reserved
  *  at the top of the mount.
+ *
+ * HIDE: libfuse's high-level API gives most calls a path, and the kernel
+ *  sends fstat(2), fchmod(2) and the like by inode, so an unlinked file
+ *  must keep a path, or they fail.  libfuse provides one: instead of
+ *  unlinking an open file (or letting a rename replace it) it renames it
+ *  to ".fuse_hidden" + 16 hex digits in the same directory, and unlinks
+ *  that name after the last release.  pcfs turns that rename into the
+ *  orphaning above and remembers the name in node->hidden: calls on that
+ *  path go to the orphan, the directory no longer lists it, and rmdir of
+ *  the directory works at once.  Names of that exact form are therefore
+ *  reserved as rename targets; elsewhere they are ordinary names.
  *
  * Invariants:
  *  1. A host file is open in a file backend if and only if a node exists
@@ -108,6 +118,7 @@
 #include <pagecache.h>
 
 #define ORPHANS		".pcfs-orphans"
+#define HIDE_PREFIX	".fuse_hidden"
 #define NODE_BUCKETS	256
 
 /* A backing directory that holds at least one open file. */
@@ -127,6 +138,7 @@ struct pcfs_node {
 	unsigned opens;		/* FUSE handles + temporary users */
 	bool closing;		/* the last user is closing it (invariant 3) */
 	bool orphan;		/* unlinked: lives in ORPHANS */
+	char *hidden;		/* libfuse's name for it, if it hid it (see HIDE) */
 	/* Immutable. */
 	dev_t dev;
 	ino_t ino;
@@ -176,6 +188,30 @@ static bool hidden(const char *r)
 	size_t n = strlen(ORPHANS);
 
 	return !strncmp(r, ORPHANS, n) && (r[n] == '\0' || r[n] == '/');
+}
+
+/* The last component of relative path @r. */
+static const char *basename_of(const char *r)
+{
+	const char *slash = strrchr(r, '/');
+
+	return slash ? slash + 1 : r;
+}
+
+/*
+ * Is @base a name libfuse makes up to hide an open file that is unlinked
+ * or renamed over: ".fuse_hidden" and 16 hex digits (see HIDE above)?
+ */
+static bool fuse_hide_name(const char *base)
+{
+	size_t n = strlen(HIDE_PREFIX);
+
+	if (strncmp(base, HIDE_PREFIX, n) || strlen(base) != n + 16)
+		return false;
+	for (base += n; *base; base++)
+		if (!strchr("0123456789abcdef", *base))
+			return false;
+	return true;
 }
 
 /*
@@ -276,6 +312,31 @@ static struct pcfs_node *__node_find(struct pcfs *fs, const struct stat *st)
 }
 
 /*
+ * The orphan that libfuse knows by the hide name @base, or NULL, waiting
+ * out a closing one.  ns_lock held; it is dropped while waiting.
+ */
+static struct pcfs_node *__hidden_find(struct pcfs *fs, const char *base)
+{
+	struct pcfs_node *n;
+	unsigned i;
+
+	if (!fuse_hide_name(base))
+		return NULL;
+again:
+	for (i = 0; i < NODE_BUCKETS; i++) {
+		for (n = fs->nodes[i]; n; n = n->hnext) {
+			if (n->hidden && !strcmp(n->hidden, base)) {
+				if (!n->closing)
+					return n;
+				pthread_cond_wait(&fs->closed, &fs->ns_lock);
+				goto again;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
  * Stat relative path @r and find its node, waiting out a closing one
  * (invariant 3).  ns_lock held; it is dropped while waiting.
  */
@@ -309,6 +370,12 @@ static int __node_acquire(struct pcfs *fs, const char *r, struct pcfs_node **out
 	unsigned h;
 	int err;
 
+	n = __hidden_find(fs, basename_of(r));
+	if (n) {
+		n->opens++;	/* reopened through libfuse's hidden name */
+		*out = n;
+		return 0;
+	}
 	err = __lookup(fs, r, &st, &n);
 	if (err)
 		return err;
@@ -404,6 +471,7 @@ static int node_release(struct pcfs *fs, struct pcfs_node *n)
 	pthread_cond_broadcast(&fs->closed);
 	pthread_mutex_unlock(&fs->ns_lock);
 	pthread_rwlock_destroy(&n->lock);
+	free(n->hidden);
 	free(n->name);
 	free(n);
 	return err;
@@ -501,40 +569,78 @@ static void chown_to_caller(int dirfd, const char *r)
 		(void)fchownat(dirfd, r, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW);
 }
 
+/* stat(2) of an open file: the host file's, with the mapping's size. */
+static int node_stat(struct pcfs_node *n, struct stat *st)
+{
+	uint64_t size;
+	int err = 0;
+
+	pthread_rwlock_rdlock(&n->lock);
+	if (fstatat(n->dir->fd, n->name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (n->m && pc_size(n->m, &size) == 0)
+		st->st_size = (off_t)size;
+	/* libfuse itself takes one link off the files it hid. */
+	if (n->orphan && !n->hidden)
+		st->st_nlink = 0;
+	pthread_rwlock_unlock(&n->lock);
+	return err;
+}
+
 static int pcfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct pcfs *fs = get_fs();
 	struct pcfs_node *n;
-	uint64_t size;
 	const char *r;
-	int err = 0;
+	int err;
 
-	if (fi && fi->fh) {
-		n = fh_node(fi);
-		pthread_rwlock_rdlock(&n->lock);
-		if (fstatat(n->dir->fd, n->name, st, AT_SYMLINK_NOFOLLOW) < 0)
-			err = -errno;
-		else if (n->m && pc_size(n->m, &size) == 0)
-			st->st_size = (off_t)size;
-		if (n->orphan)
-			st->st_nlink = 0;
-		pthread_rwlock_unlock(&n->lock);
-		return err;
-	}
+	if (fi && fi->fh)
+		return node_stat(fh_node(fi), st);
 	r = rel(path);
 	if (hidden(r))
 		return -ENOENT;
 	pthread_mutex_lock(&fs->ns_lock);
-	err = __lookup(fs, r, st, &n);
-	if (err == 0 && n) {
-		/* Not closing, and we hold ns_lock: only I/O holds n->lock now. */
-		pthread_rwlock_rdlock(&n->lock);
-		if (n->m && pc_size(n->m, &size) == 0)
-			st->st_size = (off_t)size;
-		pthread_rwlock_unlock(&n->lock);
+	/* Found not closing, under ns_lock: only I/O can hold n->lock now. */
+	n = __hidden_find(fs, basename_of(r));
+	if (n) {
+		err = node_stat(n, st);
+	} else {
+		err = __lookup(fs, r, st, &n);
+		if (err == 0 && n)
+			err = node_stat(n, st);
 	}
 	pthread_mutex_unlock(&fs->ns_lock);
 	return err;
+}
+
+/*
+ * Where a metadata call on path @r goes: (rootfd, r), or the host file of
+ * the orphan libfuse calls @r.  Returns with ns_lock held, and the node's
+ * lock shared if *np; resolve_done() drops them.
+ */
+static void resolve(struct pcfs *fs, const char *r, int *dfd, const char **name,
+		    struct pcfs_node **np)
+{
+	struct pcfs_node *n;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	n = __hidden_find(fs, basename_of(r));
+	if (n) {
+		pthread_rwlock_rdlock(&n->lock);
+		*dfd = n->dir->fd;
+		*name = n->name;
+	} else {
+		*dfd = fs->rootfd;
+		*name = r;
+	}
+	*np = n;
+}
+
+static void resolve_done(struct pcfs *fs, struct pcfs_node *n)
+{
+	if (n)
+		pthread_rwlock_unlock(&n->lock);
+	pthread_mutex_unlock(&fs->ns_lock);
 }
 
 static int pcfs_mkdir(const char *path, mode_t mode)
@@ -602,6 +708,11 @@ static int pcfs_unlink(const char *path)
 	if (hidden(r))
 		return -ENOENT;
 	pthread_mutex_lock(&fs->ns_lock);
+	if (__hidden_find(fs, basename_of(r))) {
+		/* libfuse's unlink of a file it hid: it dies with its last handle. */
+		pthread_mutex_unlock(&fs->ns_lock);
+		return 0;
+	}
 	err = __lookup(fs, r, &st, &n);
 	if (err == 0) {
 		if (n)
@@ -642,6 +753,25 @@ static int pcfs_rename(const char *from, const char *to, unsigned int flags)
 		goto out_free;
 
 	pthread_mutex_lock(&fs->ns_lock);
+	if (flags == 0 && fuse_hide_name(bt) && !strcmp(pf, pt)) {
+		/* libfuse hiding an open file: make it an orphan (HIDE). */
+		nt = strdup(bt);
+		if (!nt) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = __lookup(fs, rf, &s, &n1);
+		if (err == 0 && n1) {
+			err = __node_orphan(fs, n1);
+			if (err == 0) {
+				n1->hidden = nt;
+				nt = NULL;
+			}
+		} else if (err == 0 && unlinkat(fs->rootfd, rf, 0) < 0) {
+			err = -errno;	/* closed meanwhile: simply gone */
+		}
+		goto out;
+	}
 retry:
 	err = __lookup(fs, rf, &s, &n1);
 	if (err)
@@ -759,7 +889,8 @@ static int pcfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct pcfs *fs = get_fs();
 	struct pcfs_node *n;
-	int err = 0;
+	const char *name;
+	int dfd, err = 0;
 
 	if (fi && fi->fh) {
 		n = fh_node(fi);
@@ -771,14 +902,19 @@ static int pcfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (hidden(rel(path)))
 		return -ENOENT;
-	return fchmodat(fs->rootfd, rel(path), mode & 07777, 0) < 0 ? -errno : 0;
+	resolve(fs, rel(path), &dfd, &name, &n);
+	if (fchmodat(dfd, name, mode & 07777, 0) < 0)
+		err = -errno;
+	resolve_done(fs, n);
+	return err;
 }
 
 static int pcfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	struct pcfs *fs = get_fs();
 	struct pcfs_node *n;
-	int err = 0;
+	const char *name;
+	int dfd, err = 0;
 
 	if (fi && fi->fh) {
 		n = fh_node(fi);
@@ -790,14 +926,19 @@ static int pcfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_i
 	}
 	if (hidden(rel(path)))
 		return -ENOENT;
-	return fchownat(fs->rootfd, rel(path), uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	resolve(fs, rel(path), &dfd, &name, &n);
+	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	resolve_done(fs, n);
+	return err;
 }
 
 static int pcfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	struct pcfs *fs = get_fs();
 	struct pcfs_node *n;
-	int err = 0;
+	const char *name;
+	int dfd, err = 0;
 
 	if (fi && fi->fh) {
 		n = fh_node(fi);
@@ -809,7 +950,11 @@ static int pcfs_utimens(const char *path, const struct timespec tv[2], struct fu
 	}
 	if (hidden(rel(path)))
 		return -ENOENT;
-	return utimensat(fs->rootfd, rel(path), tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	resolve(fs, rel(path), &dfd, &name, &n);
+	if (utimensat(dfd, name, tv, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	resolve_done(fs, n);
+	return err;
 }
 
 static int pcfs_statfs(const char *path, struct statvfs *sv)
@@ -1112,7 +1257,7 @@ static void *pcfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 1;
 	cfg->nullpath_ok = 1;		/* fh-based ops of unlinked files */
-	cfg->hard_remove = 1;		/* no .fuse_hidden renames: we keep orphans */
+	cfg->hard_remove = 0;		/* libfuse hides open files; we orphan them (HIDE) */
 	cfg->direct_io = 1;
 	cfg->kernel_cache = 0;
 	/* Sizes of open files change in the cache; ask us each time. */
@@ -1136,6 +1281,7 @@ static void pcfs_destroy(void *priv)
 			node_close(fs, n);
 			__dir_put(fs, n->dir);
 			pthread_rwlock_destroy(&n->lock);
+			free(n->hidden);
 			free(n->name);
 			free(n);
 		}
