@@ -62,7 +62,10 @@
  *  orphaning above and remembers the name in node->hidden: calls on that
  *  path go to the orphan, the directory no longer lists it, and rmdir of
  *  the directory works at once.  Names of that exact form are therefore
- *  reserved as rename targets; elsewhere they are ordinary names.
+ *  reserved as rename targets; elsewhere they are ordinary names.  One
+ *  limit remains, libfuse's: once the directory an open file was unlinked
+ *  from is removed too, libfuse has no path for it, and fstat(2) of it
+ *  answers ESTALE (read, write, fsync and ftruncate still work).
  *
  * Invariants:
  *  1. A host file is open in a file backend if and only if a node exists
@@ -1384,7 +1387,7 @@ int main(int argc, char **argv)
 	}
 	/* argv without BACKING_DIR, for FUSE; our -o options are taken out. */
 	if (fuse_opt_add_arg(&args, argv[0]) ||
-	    fuse_opt_add_arg(&args, "-omax_threads=16"))	/* libfuse 3.14 has no sane default */
+	    fuse_opt_add_arg(&args, "-omax_idle_threads=16"))	/* 3.14 warns about its default */
 		return 1;
 	for (i = 2; i < argc; i++)
 		if (fuse_opt_add_arg(&args, argv[i]))

@@ -20,7 +20,7 @@ for tool in fallocate truncate dd cmp diff python3; do
 	command -v $tool >/dev/null || fail "$tool is missing"
 done
 
-T=$(mktemp -d "$PARENT/pcfs-test.XXXXXX")
+T=$(realpath "$(mktemp -d "$PARENT/pcfs-test.XXXXXX")")
 back=$T/back mnt=$T/mnt plain=$T/plain src=$T/src
 mkdir -p "$back" "$mnt" "$plain" "$src"
 pid= watchdog=
@@ -161,6 +161,19 @@ workload() (
 	echo "after unlink" >&3
 	dd bs=1M status=none <&3 >e/u.rest
 	exec 3>&-
+
+	# An open file unlinked in a directory that is then removed: the
+	# directory lists nothing (no .fuse_hidden file), fstat works, rmdir
+	# works, the handle still reads.
+	mkdir d/rmd
+	cp "$src/r1m" d/rmd/x
+	exec 6<d/rmd/x
+	rm d/rmd/x
+	ls -a d/rmd >e/rmd.ls
+	stat -L -c '%s %h' /dev/fd/6 >e/rmd.stat
+	rmdir d/rmd
+	dd bs=64k status=none <&6 >e/rmd.x	# not cat: it fstat()s (see pcfs.c, HIDE)
+	exec 6<&-
 
 	# Several writers at once.
 	for i in 1 2 3 4; do cp "$src/r4m" d/par$i & done
