@@ -233,7 +233,72 @@ for fd in fds:
 PY
 }
 
+# Reads and writes through open handles while the file is renamed back and
+# forth between two directories and written through a second handle: each
+# rename of an open file closes and reopens its mapping under the I/O.
+rename_race() {
+	python3 - "$@" <<'PY'
+import os, sys, threading
+top, src = sys.argv[1], open(sys.argv[2], "rb").read()
+a, b = os.path.join(top, "ra"), os.path.join(top, "rb")
+os.makedirs(a)
+os.makedirs(b)
+with open(os.path.join(a, "f"), "wb") as f:
+    f.write(src)
+fd = os.open(os.path.join(a, "f"), os.O_RDWR)
+stop, errors = False, []
+def reader():
+    n = 0
+    while not stop:
+        off = (n * 12289) % (len(src) - 8192)
+        if os.pread(fd, 8192, off) != src[off:off + 8192]:
+            errors.append("read at %d" % off)
+        n += 1
+def writer():
+    n = 0
+    while not stop:
+        os.pwrite(fd, src[:4096], len(src) + 4096 * (n % 64))
+        n += 1
+ts = [threading.Thread(target=f, daemon=True) for f in (reader, reader, writer)]
+for t in ts:
+    t.start()
+here = os.path.join(a, "f")
+try:
+    for i in range(60):
+        there = os.path.join(b if i % 2 == 0 else a, "f" if i % 3 else "g")
+        os.rename(here, there)
+        # The old name is free again: a new file may take it.
+        with open(here, "wb") as f:
+            f.write(b"new file %d" % i)
+        with open(here, "rb") as f:
+            if f.read() != b"new file %d" % i:
+                errors.append("new file at an old name %d" % i)
+        os.unlink(here)
+        here = there
+        if os.stat(here).st_size < len(src):
+            errors.append("size after rename %d" % i)
+except OSError as e:
+    errors.append("%s at rename %d" % (e, i))
+finally:
+    stop = True
+for t in ts:
+    t.join()
+os.fsync(fd)
+os.close(fd)
+with open(here, "rb") as f:
+    data = f.read()
+if data[:len(src)] != src or len(data) != len(src) + 4096 * 64:
+    errors.append("final contents")
+os.unlink(here)
+os.rmdir(a)
+os.rmdir(b)
+if errors:
+    sys.exit("rename race: " + ", ".join(errors[:5]))
+PY
+}
+
 mount_pcfs
+rename_race "$mnt" "$src/r1m" || fail "I/O during renames of an open file"
 workload "$mnt"
 workload "$plain"
 
