@@ -34,7 +34,9 @@
  *  host inode shares one node, found by (st_dev, st_ino) in a hash.  The
  *  node counts opens; the last release pc_close()s the mapping.  getattr of
  *  an open file reports the size from pc_size() (the host file lags until
- *  writeback).  Hard links are not supported (link is not implemented).
+ *  writeback); st_blocks stays the host file's, so it lags too.  Hard
+ *  links are not supported (link is not implemented), and the kernel
+ *  refuses shared mmap(2) of direct_io files.
  *
  * Names of open files.  A mapping is bound to (backend, object name): the
  *  library and the file backend both track open objects by name.  So any
@@ -70,7 +72,7 @@
  * Invariants:
  *  1. A host file is open in a file backend if and only if a node exists
  *     for it, and then at (node->dir, node->name), with node->m the one
- *     mapping (or NULL after a failed reopen, with node->err saying why).
+ *     mapping (or NULL after a failed reopen, which was logged).
  *  2. A node's dir holds a reference on its pcfs_dir; a pcfs_dir exists
  *     only while it has references (it and its backend are then deleted).
  *  3. A node found with @closing set is on its way out: callers that need
@@ -82,7 +84,7 @@
  *  - ns_lock guards the namespace: the node hash, the dir list, node
  *    opens/closing/orphan, and every host operation that resolves or
  *    changes a name of a possibly open file (open, create, unlink, rename).
- *  - node->lock guards node->m, ->dir, ->name and ->err: read and write
+ *  - node->lock guards node->m, ->dir and ->name: read and write
  *    take it shared around pc_read()/pc_write() and friends; a rename or
  *    unlink of the file (holding ns_lock) or the final close (holding the
  *    node with @closing set, without ns_lock) takes it exclusive to swap
@@ -147,8 +149,7 @@ struct pcfs_node {
 	ino_t ino;
 	/* Protected by @lock (written with ns_lock held too, or while closing). */
 	pthread_rwlock_t lock;
-	struct pc_mapping *m;
-	int err;		/* why m is NULL */
+	struct pc_mapping *m;	/* NULL after a failed reopen: -EIO */
 	struct pcfs_dir *dir;
 	char *name;		/* object name in dir's backend */
 };
@@ -516,7 +517,6 @@ static void __node_attach(struct pcfs *fs, struct pcfs_node *n, struct pcfs_dir 
 		n->name = name;
 	}
 	err = pc_open(&n->m, fs->cache, n->dir->b, n->name, 0);
-	n->err = err;
 	if (err)
 		fprintf(stderr, "pcfs: reopening %s: %s\n", n->name, strerror(-err));
 	pthread_rwlock_unlock(&n->lock);
