@@ -338,4 +338,19 @@ cmp "$plain/d/log" "$mnt/d/log"
 umount_pcfs
 compare "$plain" "$back"
 echo "after a remount: same again"
+
+# SIGTERM with a file open and its data only in the cache: pcfs unmounts,
+# and its destroy callback writes everything back.
+mount_pcfs
+exec 3>"$mnt/d/sig"
+cat "$src/r1m" >&3
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+exec 3>&-
+((rc == 0 || rc == 8)) || fail "pcfs exited with $rc on SIGTERM"	# 8: libfuse's "ended by a signal"
+! mounted || fail "still mounted after SIGTERM"
+cmp "$src/r1m" "$back/d/sig" || fail "data of a file open at SIGTERM not written back"
+echo "SIGTERM with a file open: written back"
 echo "OK"
