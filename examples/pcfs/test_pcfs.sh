@@ -65,19 +65,19 @@ mount_pcfs() {
 	"$PCFS" "$back" "$mnt" -f "$@" >>"$T/pcfs.err" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$T/pcfs.pid"
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		mounted && return 0
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid" || true
 			pid=
-			if grep -qiE "permission denied|not permitted|device not found|fusermount" "$T/pcfs.err"; then
+			if grep -qiE "permission denied|not permitted|device not found|no such device" "$T/pcfs.err"; then
 				skip "cannot mount FUSE here: $(tail -1 "$T/pcfs.err")"
 			fi
 			fail "pcfs exited before mounting"
 		fi
 		sleep 0.05
 	done
-	fail "pcfs did not mount within 10 s"
+	fail "pcfs did not mount within 30 s"
 }
 
 umount_pcfs() {
@@ -318,8 +318,9 @@ blocks_zeroed=$(stat -c %b "$back/d/blk")
 	fail "zero range freed too few blocks: $blocks_after -> $blocks_zeroed"
 echo "punch: backing file blocks $blocks_before -> $blocks_after -> $blocks_zeroed"
 
-fsx "$mnt/e/fsx" "$plain/e/fsx" 3000 "${PCFS_FSX_SEED:-$RANDOM}" ||
-	fail "fsx: the mount and the plain directory disagree"
+seed=${PCFS_FSX_SEED:-$RANDOM}
+fsx "$mnt/e/fsx" "$plain/e/fsx" 3000 "$seed" ||
+	fail "fsx: the mount and the plain directory disagree (rerun with PCFS_FSX_SEED=$seed)"
 
 compare "$plain" "$mnt"
 [[ $(stat -c %h "$mnt/d/a") == 1 ]] || fail "link count"
