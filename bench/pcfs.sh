@@ -11,9 +11,10 @@
 # Each run, per target (pcfs mount, plain directory):
 #   write        dd if=/dev/zero of=F bs=1M count=SIZE            (no fsync)
 #   write+fsync  the same with conv=fsync (pc_sync: writeback + fdatasync)
-#   read warm    dd if=F of=/dev/null bs=1M right after the write: pcfs
-#                answers from libpagecache, the plain directory from the
-#                host's page cache
+#   read warm    dd if=F of=/dev/null bs=1M right after the write, with a
+#                handle held open across both (pcfs drops a file's pages at
+#                its last close): pcfs answers from libpagecache, the plain
+#                directory from the host's page cache
 #   read cold    pcfs unmounted and mounted again first (libpagecache empty;
 #                the backing file is in the host's page cache, as the plain
 #                file is): every read misses in libpagecache
@@ -82,10 +83,15 @@ for run in $(seq "$RUNS"); do
 		dir=$mnt
 		[[ $target == plain ]] && dir=$plain
 		rm -f "$dir/f"
+		: >"$dir/f"
+		# pcfs keeps a file's pages while any handle has it open (the last
+		# close writes back and drops them): hold one across write and read.
+		exec 9<"$dir/f"
 		record "$target write" "$run" \
 			"$(timed dd if=/dev/zero of="$dir/f" bs=1M count="$SIZE" status=none)"
 		record "$target read-warm" "$run" \
 			"$(timed dd if="$dir/f" of=/dev/null bs=1M status=none)"
+		exec 9<&-
 		rm -f "$dir/f"
 		record "$target write+fsync" "$run" \
 			"$(timed dd if=/dev/zero of="$dir/f" bs=1M count="$SIZE" conv=fsync status=none)"
