@@ -354,4 +354,15 @@ exec 3>&-
 ! mounted || fail "still mounted after SIGTERM"
 cmp "$src/r1m" "$back/d/sig" || fail "data of a file open at SIGTERM not written back"
 echo "SIGTERM with a file open: written back"
+
+# The backing files opened with O_DIRECT (where the host file system has it).
+mount_pcfs -o pc_direct
+fsx "$mnt/e/fsx-direct" "$plain/e/fsx-direct" 1500 "$seed" ||
+	fail "fsx with pc_direct (PCFS_FSX_SEED=$seed)"
+cp "$src/r4m" "$mnt/d/direct"
+cp "$src/r4m" "$plain/d/direct"
+umount_pcfs
+cmp "$plain/e/fsx-direct" "$back/e/fsx-direct" && cmp "$plain/d/direct" "$back/d/direct" ||
+	fail "pc_direct: backing files differ"
+echo "pc_direct: same"
 echo "OK"
