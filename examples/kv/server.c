@@ -45,7 +45,7 @@
  * and tells each worker through its eventfd.  A worker finishes the command
  * it is running (it looks at the flag only between events), then for each
  * connection reads what the client already sent, executes the complete
- * requests, sends the replies (waiting at most FLUSH_MS per connection) and
+ * requests, sends the replies (waiting at most FLUSH_MS in all) and
  * closes it.  The acceptor joins the workers and kv_sync()s.
  *
  * Lock order: worker->lock is a leaf; no store call is made under it.
@@ -80,7 +80,7 @@
 
 #define READ_CHUNK	(16u << 10)	/* free space wanted before each read */
 #define OUT_HIGH	(256u << 10)	/* pending reply bytes that pause parsing */
-#define FLUSH_MS	2000		/* per connection, at shutdown */
+#define FLUSH_MS	2000		/* for a worker's replies, at shutdown */
 #define MAX_THREADS	256
 
 struct server;
@@ -693,14 +693,23 @@ static void conn_process(struct conn *c)
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
 	}
+	/* Give back a big input buffer once the big request is gone. */
+	if (c->in_len == 0 && c->in_cap > 16 * READ_CHUNK) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
 }
 
 /* Read once: 1 if bytes came, 0 on EAGAIN, -1 if the connection is done. */
 static int conn_read(struct conn *c)
 {
 	if (c->in_cap - c->in_len < READ_CHUNK) {
+		/* The parser refuses a request past max_request bytes, and a line
+		 * past max_inline, so one unparsed request never needs more. */
+		const struct resp_limits *lim = &c->w->srv->lim;
 		size_t cap = c->in_cap ? c->in_cap * 2 : 2 * READ_CHUNK;
-		size_t max = c->w->srv->lim.max_request + 2 * READ_CHUNK;
+		size_t max = lim->max_request + lim->max_inline + 2 * READ_CHUNK;
 		if (cap > max)
 			cap = max;
 		if (cap > c->in_cap) {
@@ -712,7 +721,7 @@ static int conn_read(struct conn *c)
 		}
 	}
 	if (c->in_cap == c->in_len)
-		return 0;	/* cannot happen: the parser refuses longer requests */
+		return -1;	/* cannot happen (see above); never spin on it */
 	ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 	if (n > 0) {
 		c->in_len += (size_t)n;
@@ -795,12 +804,17 @@ static void conn_service(struct conn *c, bool readable)
 	}
 }
 
-/* At shutdown: take in what was sent, answer it, close. */
-static void conn_drain(struct conn *c)
+static long ms_until(const struct timespec *deadline)
 {
-	struct timespec t0, t;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (deadline->tv_sec - t.tv_sec) * 1000 + (deadline->tv_nsec - t.tv_nsec) / 1000000;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+/* At shutdown: take in what was sent, answer it, close.  A client that does
+ * not read its replies by @deadline loses them. */
+static void conn_drain(struct conn *c, const struct timespec *deadline)
+{
 	while (!c->closing) {
 		int r = conn_read(c);
 		if (r <= 0)
@@ -813,12 +827,11 @@ static void conn_drain(struct conn *c)
 	while (c->out_off < c->out.len) {
 		if (conn_write(c) != 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-		if (ms >= FLUSH_MS)
+		long ms = ms_until(deadline);
+		if (ms <= 0)
 			break;
 		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-		poll(&p, 1, (int)(FLUSH_MS - ms));
+		poll(&p, 1, (int)ms);
 	}
 	conn_free(c);
 }
@@ -845,13 +858,16 @@ static void *worker_main(void *arg)
 		}
 	}
 	/* Stop: no new connections arrive (the acceptor closed its socket). */
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += FLUSH_MS / 1000;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		struct conn *c = w->conns;
 		pthread_mutex_unlock(&w->lock);
 		if (!c)
 			break;
-		conn_drain(c);
+		conn_drain(c, &deadline);
 	}
 	return NULL;
 }

@@ -173,6 +173,43 @@ print("match" if got == want else "mismatch: %r" % got[:200])
 PY
 )
 check "1000 pipelined requests in one write" match "$pipe"
+# Big values, and a client that writes 20000 GETs before reading anything:
+# the server must pause (its replies exceed its output high-water mark and
+# the socket buffers) and resume, losing and reordering nothing.
+big=$(timeout 60 python3 - "$port" <<'PY'
+import socket, sys, threading, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+def req(*args):
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+def read_exact(n, buf):
+    while len(buf[0]) < n:
+        b = s.recv(1 << 20)
+        if not b:
+            raise SystemExit("closed")
+        buf[0] += b
+    out, buf[0] = buf[0][:n], buf[0][n:]
+    return out
+buf = [b""]
+val = bytes(range(256)) * 4096            # 1 MiB, every byte value
+s.sendall(req(b"SET", b"big", val) + req(b"GET", b"big"))
+ok = read_exact(5, buf) == b"+OK\r\n"
+hdr = b"$%d\r\n" % len(val)
+ok = ok and read_exact(len(hdr) + len(val) + 2, buf) == hdr + val + b"\r\n"
+small = b"v" * 1000
+s.sendall(req(b"SET", b"small", small))
+ok = ok and read_exact(5, buf) == b"+OK\r\n"
+n = 20000
+one = b"$1000\r\n" + small + b"\r\n"
+sender = threading.Thread(target=s.sendall, args=(req(b"GET", b"small") * n,))
+sender.start()
+time.sleep(0.5)       # 20 MB of replies fill the socket buffers meanwhile
+got = read_exact(len(one) * n, buf)
+sender.join()
+ok = ok and got == one * n
+print("match" if ok else "mismatch")
+PY
+)
+check "1 MiB value round trip, 20000 pipelined GETs with backpressure" match "$big"
 
 echo "--- malformed input: an error, the connection closed, the server alive"
 check "bad multibulk length" "-ERR Protocol error: invalid multibulk length\\r\\n <closed>" "$(raw '*abc\r\n')"
@@ -181,6 +218,8 @@ check "bulk expected" "+PONG\\r\\n-ERR Protocol error: expected '\$', got '+'\\r
 	"$(raw '*1\r\n$4\r\nPING\r\n*2\r\n+oops\r\n')"
 check "huge bulk length" "-ERR Protocol error: invalid bulk length\\r\\n <closed>" \
 	"$(raw '*2\r\n$3\r\nGET\r\n$999999999999\r\n')"
+check "bulk over the 8 MiB limit" "-ERR Protocol error: invalid bulk length\\r\\n <closed>" \
+	"$(raw '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8388609\r\n')"
 check "negative bulk length" "-ERR Protocol error: invalid bulk length\\r\\n <closed>" \
 	"$(raw '*1\r\n$-3\r\n')"
 check "unbalanced quotes" "-ERR Protocol error: unbalanced quotes in request\\r\\n <closed>" \
