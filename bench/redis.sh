@@ -10,7 +10,8 @@
 # on 127.0.0.1 (pckv: --threads 2, --sync none, a fresh data directory in
 # /tmp; redis-server: --save '' --appendonly no).  REPS defaults to 3; the
 # order alternates (pckv first, then redis first, ...).  Not a CI test.
-# PCKV_SERVE_ARGS adds options to pckv (e.g. "--sync always").
+# PCKV_SERVE_ARGS adds options to pckv (e.g. "--sync always"); BENCH_N
+# replaces the 200000 requests (for slow configurations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,13 +72,13 @@ stop_server() {
 # run NAME: one redis-benchmark run; appends "NAME TEST RPS" lines.
 run() {
 	local out
-	out=$(redis-benchmark -p "$port" -t get,set -n 200000 -c 16 -q 2>&1 | tr '\r' '\n' |
+	out=$(redis-benchmark -p "$port" -t get,set -n "${BENCH_N:-200000}" -c 16 -q 2>&1 | tr '\r' '\n' |
 		grep -E '^(SET|GET): [0-9.]+ requests per second')
 	echo "$out" | sed "s/^/  $1 /"
 	echo "$out" | awk -v n="$1" '{ sub(":", "", $1); print n, $1, $2 }' >>"$tmp/results"
 }
 
-echo "redis-benchmark -t get,set -n 200000 -c 16 -q; $reps alternating repetitions"
+echo "redis-benchmark -t get,set -n ${BENCH_N:-200000} -c 16 -q; $reps alternating repetitions"
 echo "pckv: $pckv ${PCKV_SERVE_ARGS:-} serve --threads 2; redis: $(redis-server --version | cut -d' ' -f3)"
 echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%FT%TZ)"
 for ((i = 0; i < reps; i++)); do
