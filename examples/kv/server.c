@@ -37,9 +37,22 @@
  *
  * Durability.  A reply is appended only after the store call returned.
  * With --sync always the store makes every put and del durable before it
- * returns, so a SET's +OK means the value is on stable storage.  With
- * --sync none a write is durable once a later SAVE (kv_sync) has answered
- * +OK, or after a clean shutdown.
+ * returns, so a SET's +OK means the value is on stable storage; each write
+ * pays its own sync.  With --sync none a write is durable once a later
+ * SAVE (kv_sync) has answered +OK, or after a clean shutdown.
+ *
+ * Group commit (serve --group-commit, meant for a store opened with --sync
+ * none) gives --sync always's guarantee for one sync per batch instead of
+ * one per write: a worker executes the requests of every connection that
+ * one epoll_wait() reported ready, holding back the replies of any
+ * connection while a write it executed is not yet synced (such connections
+ * wait on worker->pending, and their further input waits too), then calls
+ * kv_sync() once, which makes every write that returned before it durable,
+ * and only then sends the held-back replies.  If the sync fails, those
+ * connections are closed without their replies: nothing unsynced is ever
+ * acknowledged.  Reads are not held back: a GET may see a value that
+ * another connection wrote and that is not durable yet (Redis with
+ * appendfsync always behaves the same).
  *
  * Shutdown.  On SIGINT or SIGTERM the acceptor closes the listening socket
  * and tells each worker through its eventfd.  A worker finishes the command
@@ -91,6 +104,8 @@ struct conn {
 	int fd;
 	bool closing;		/* protocol error or QUIT: close once output is sent */
 	bool want_out;		/* waiting for EPOLLOUT (input paused) */
+	bool held;		/* on worker->pending: replies wait for a sync */
+	struct conn *pnext;	/* worker->pending link */
 	char *in;		/* unparsed input, starting at a request */
 	size_t in_len, in_cap;
 	struct resp_parser parser;
@@ -107,6 +122,9 @@ struct worker {
 	atomic_ullong commands;	/* for INFO; relaxed */
 	pthread_mutex_t lock;	/* guards conns (a leaf lock) */
 	struct conn *conns;	/* protected by lock */
+	/* Group commit; the worker's own: */
+	bool unsynced;		/* a write ran since the last kv_sync() */
+	struct conn *pending;	/* connections whose replies wait for it */
 };
 
 struct server {
@@ -114,6 +132,7 @@ struct server {
 	int port;
 	unsigned nthreads;
 	unsigned maxclients;
+	bool group_commit;
 	int lfd;
 	struct worker *workers;
 	struct resp_limits lim;
@@ -121,6 +140,7 @@ struct server {
 	atomic_uint clients;
 	atomic_ullong connections;	/* accepted, in total */
 	atomic_ullong rejected;		/* refused over maxclients */
+	atomic_ullong group_syncs;	/* kv_sync() calls of group commit */
 };
 
 /* ---- command table ---- */
@@ -203,6 +223,7 @@ static void cmd_set(struct conn *c, size_t argc, const struct resp_arg *argv)
 		return;
 	}
 	int e = kv_put(c->w->srv->kv, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len);
+	c->w->unsynced = true;
 	if (e < 0)
 		reply_errno(c, e);
 	else
@@ -214,6 +235,7 @@ static void cmd_del(struct conn *c, size_t argc, const struct resp_arg *argv)
 	long long n = 0;
 	for (size_t i = 1; i < argc; i++) {
 		int e = kv_del(c->w->srv->kv, argv[i].ptr, argv[i].len);
+		c->w->unsynced = true;
 		if (e == 0) {
 			n++;
 		} else if (e != -ENOENT) {
@@ -363,9 +385,10 @@ static void cmd_info(struct conn *c, size_t argc, const struct resp_arg *argv)
 		memset(&ks, 0, sizeof(ks));
 	if (want_section(argc, argv, "persistence", true)) {
 		add(&t, "%s# Persistence\r\nloading:0\r\naof_enabled:0\r\n"
-		    "pckv_syncs:%llu\r\npckv_torn_bytes_dropped_at_open:%llu\r\n",
-		    first ? "" : "\r\n", (unsigned long long)ks.syncs,
-		    (unsigned long long)ks.torn_bytes);
+		    "pckv_syncs:%llu\r\npckv_group_commit:%d\r\npckv_group_syncs:%llu\r\n"
+		    "pckv_torn_bytes_dropped_at_open:%llu\r\n",
+		    first ? "" : "\r\n", (unsigned long long)ks.syncs, s->group_commit,
+		    atomic_load(&s->group_syncs), (unsigned long long)ks.torn_bytes);
 		first = false;
 	}
 	if (want_section(argc, argv, "pckv", true)) {
@@ -649,6 +672,12 @@ static void conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	if (c->held) {
+		struct conn **pp = &w->pending;
+		while (*pp != c)
+			pp = &(*pp)->pnext;
+		*pp = c->pnext;
+	}
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	pthread_mutex_lock(&w->lock);
@@ -767,7 +796,17 @@ static void set_interest(struct conn *c, bool out)
 /* Process input and send replies until the input or the socket is exhausted. */
 static void conn_service(struct conn *c, bool readable)
 {
+	struct worker *w = c->w;
+
+	if (c->held)
+		return;		/* group_commit() serves it after the sync */
 	for (;;) {
+		if (w->srv->group_commit && w->unsynced && c->out.len > c->out_off) {
+			c->held = true;
+			c->pnext = w->pending;
+			w->pending = c;
+			return;
+		}
 		if (c->want_out || c->out.len > c->out_off) {
 			int r = conn_write(c);
 			if (r < 0) {
@@ -811,10 +850,10 @@ static long ms_until(const struct timespec *deadline)
 	return (deadline->tv_sec - t.tv_sec) * 1000 + (deadline->tv_nsec - t.tv_nsec) / 1000000;
 }
 
-/* At shutdown: take in what was sent, answer it, close.  A client that does
- * not read its replies by @deadline loses them. */
-static void conn_drain(struct conn *c, const struct timespec *deadline)
+/* At shutdown: take in what was sent and execute it. */
+static void conn_drain_input(struct conn *c)
 {
+	conn_process(c);
 	while (!c->closing) {
 		int r = conn_read(c);
 		if (r <= 0)
@@ -823,7 +862,12 @@ static void conn_drain(struct conn *c, const struct timespec *deadline)
 		if (c->out.len - c->out_off >= OUT_HIGH)
 			break;
 	}
-	conn_process(c);
+}
+
+/* Then send the replies and close.  A client that does not read its
+ * replies by @deadline loses them. */
+static void conn_drain_output(struct conn *c, const struct timespec *deadline)
+{
 	while (c->out_off < c->out.len) {
 		if (conn_write(c) != 0)
 			break;
@@ -836,13 +880,44 @@ static void conn_drain(struct conn *c, const struct timespec *deadline)
 	conn_free(c);
 }
 
+/*
+ * One sync for the writes of every held connection, then their replies.
+ * A connection that runs more writes while it is served is held again,
+ * for the next round.
+ */
+static void group_commit(struct worker *w)
+{
+	struct conn *list = w->pending;
+	int e = 0;
+
+	w->pending = NULL;
+	if (w->unsynced) {
+		w->unsynced = false;
+		e = kv_sync(w->srv->kv);
+		atomic_fetch_add_explicit(&w->srv->group_syncs, 1, memory_order_relaxed);
+		if (e < 0)
+			fprintf(stderr, "pckv: group commit: sync failed (%s); closing the "
+				"connections that wait for it\n", strerror(-e));
+	}
+	while (list) {
+		struct conn *c = list;
+		list = c->pnext;
+		c->held = false;
+		if (e < 0)
+			conn_free(c);
+		else
+			conn_service(c, false);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event ev[64];
 
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, ev, 64, -1);
+		/* Held connections are served at once after the sync: don't sleep. */
+		int n = epoll_wait(w->epfd, ev, 64, w->pending ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -856,18 +931,38 @@ static void *worker_main(void *arg)
 			bool readable = ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR);
 			conn_service(c, readable);
 		}
+		if (w->pending)
+			group_commit(w);
 	}
-	/* Stop: no new connections arrive (the acceptor closed its socket). */
+	/*
+	 * Stop: no new connections arrive (the acceptor closed its socket and
+	 * linked its last one before it did), so only this thread changes the
+	 * list now.  Execute what every client sent, sync if group commit holds
+	 * replies, then answer and close.
+	 */
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += FLUSH_MS / 1000;
+	pthread_mutex_lock(&w->lock);
+	struct conn *list = w->conns;
+	pthread_mutex_unlock(&w->lock);
+	for (struct conn *c = list; c; c = c->next)
+		conn_drain_input(c);
+	int e = 0;
+	if (w->srv->group_commit && w->unsynced) {
+		e = kv_sync(w->srv->kv);
+		w->unsynced = false;
+	}
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		struct conn *c = w->conns;
 		pthread_mutex_unlock(&w->lock);
 		if (!c)
 			break;
-		conn_drain(c, &deadline);
+		if (e < 0)
+			conn_free(c);
+		else
+			conn_drain_output(c, &deadline);
 	}
 	return NULL;
 }
@@ -908,14 +1003,16 @@ static int parse_args(struct server *s, int argc, char **argv)
 		const char *o = argv[i];
 		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
 			printf("usage: pckv [--dir D] [--dax] [--sync always|none] serve [--port N] "
-			       "[--threads T] [--maxclients M]\n"
+			       "[--threads T] [--maxclients M] [--group-commit]\n"
 			       "  --port N        TCP port on 127.0.0.1 (default 6379; 0: any free one)\n"
 			       "  --threads T     worker threads (default: online CPUs)\n"
-			       "  --maxclients M  connections at once (default 1024)\n");
+			       "  --maxclients M  connections at once (default 1024)\n"
+			       "  --group-commit  acknowledge writes only after a kv_sync shared by\n"
+			       "                  the batch (use with --sync none)\n");
 			return 1;
 		}
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!val) {
+		if (!val && strcmp(o, "--group-commit")) {
 			fprintf(stderr, "pckv serve: %s needs a value\n", o);
 			return -EINVAL;
 		}
@@ -925,9 +1022,13 @@ static int parse_args(struct server *s, int argc, char **argv)
 			s->nthreads = (unsigned)v;
 		else if (!strcmp(o, "--maxclients") && parse_uint(val, 1, 1u << 20, &v) == 0)
 			s->maxclients = (unsigned)v;
-		else {
+		else if (!strcmp(o, "--group-commit")) {
+			s->group_commit = true;
+			i--;	/* takes no value */
+		} else {
 			fprintf(stderr, "pckv serve: bad option '%s %s' (--port 0-65535, "
-				"--threads 1-%d, --maxclients N)\n", o, val, MAX_THREADS);
+				"--threads 1-%d, --maxclients N, --group-commit)\n", o,
+				val ? val : "", MAX_THREADS);
 			return -EINVAL;
 		}
 		i++;

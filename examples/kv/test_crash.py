@@ -3,10 +3,12 @@
 and check that every acknowledged write is there, with its value, and that
 nothing is corrupt.
 
-    test_crash.py PATH/TO/pckv [--rounds N] [--mode always|save|control]
+    test_crash.py PATH/TO/pckv [--rounds N] [--mode always|group|save|control]
 
 Modes (the default runs all three):
   always   serve --sync always: a SET or DEL is durable once acknowledged.
+  group    --sync none serve --group-commit: the same guarantee, one sync per
+           batch of requests.
   save     serve --sync none, clients send SAVE now and then: what a client
            had sent before a SAVE that was answered +OK is durable.
   control  serve --sync none, checked as strictly as 'always': acknowledged
@@ -133,7 +135,7 @@ def client(port, cid, keys, mode, rnd, stop, stats):
                     stats["saves"] += 1
                     continue
                 stats["acks"] += 1
-                if mode in ("always", "control"):
+                if mode in ("always", "group", "control"):
                     key = keys[k]
                     key.durable = state
                     key.later = [x for x in key.later if x[0] > s]
@@ -143,9 +145,10 @@ def client(port, cid, keys, mode, rnd, stop, stats):
         c.close()
 
 
-def start(pckv, data, sync):
+def start(pckv, data, sync, extra=()):
     p = subprocess.Popen([pckv, "--dir", data, "--sync", sync, "serve", "--port", "0",
-                          "--threads", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          "--threads", "2", *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = p.stdout.readline().decode()
     if "listening on 127.0.0.1:" not in line:
         err = p.stderr.read().decode()
@@ -192,7 +195,7 @@ def run(pckv, mode, rounds, seed):
     with tempfile.TemporaryDirectory() as data:
         all_keys = [[Key() for _ in range(KEYS_PER_CLIENT)] for _ in range(CLIENTS)]
         for rno in range(rounds):
-            p, port = start(pckv, data, sync)
+            p, port = start(pckv, data, sync, ["--group-commit"] if mode == "group" else [])
             stop = threading.Event()
             stats = {"acks": 0, "saves": 0, "round": rno}
             threads = [threading.Thread(target=client, args=(port, i, all_keys[i], mode,
@@ -243,7 +246,7 @@ def main():
         raise SystemExit(__doc__)
     pckv = sys.argv[1]
     rounds = 3
-    modes = ["always", "save", "control"]
+    modes = ["always", "group", "save", "control"]
     args = sys.argv[2:]
     while args:
         if args[0] == "--rounds":
