@@ -4,21 +4,23 @@
 #
 #   bench/redis.sh [PCKV] [REPS]
 #
-# PCKV defaults to build-release/examples/kv/pckv, built here with
-# -Dbuildtype=release if absent.  Each repetition runs, for each server,
+# PCKV defaults to build-release/examples/kv/pckv, (re)built here with
+# -Dbuildtype=release.  Each repetition runs, for each server,
 #   redis-benchmark -t get,set -n 200000 -c 16 -q
 # on 127.0.0.1 (pckv: --threads 2, --sync none, a fresh data directory in
 # /tmp; redis-server: --save '' --appendonly no).  REPS defaults to 3; the
 # order alternates (pckv first, then redis first, ...).  Not a CI test.
-# PCKV_SERVE_ARGS adds options to pckv (e.g. "--sync always"); BENCH_N
-# replaces the 200000 requests (for slow configurations).
+# PCKV_ARGS adds options to pckv (e.g. "--sync always"), PCKV_SERVE_ARGS
+# to its serve command (e.g. "--group-commit"); BENCH_N replaces the 200000
+# requests (for slow configurations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pckv=${1:-build-release/examples/kv/pckv}
 reps=${2:-3}
-if [[ ! -x $pckv ]]; then
-	meson setup build-release -Dbuildtype=release -Dtests=false -Dbench=false >/dev/null
+if [[ -z ${1:-} ]]; then
+	[[ -f build-release/build.ninja ]] ||
+		meson setup build-release -Dbuildtype=release -Dtests=false -Dbench=false >/dev/null
 	ninja -C build-release examples/kv/pckv >/dev/null
 fi
 for tool in redis-benchmark redis-server; do
@@ -41,7 +43,8 @@ start_pckv() {
 	rm -rf "$tmp/data"
 	mkdir "$tmp/data"
 	# shellcheck disable=SC2086
-	"$pckv" --dir "$tmp/data" ${PCKV_SERVE_ARGS:-} serve --port 0 --threads 2 >"$tmp/out" 2>"$tmp/err" &
+	"$pckv" --dir "$tmp/data" ${PCKV_ARGS:-} serve --port 0 --threads 2 ${PCKV_SERVE_ARGS:-} \
+		>"$tmp/out" 2>"$tmp/err" &
 	spid=$!
 	for _ in $(seq 100); do
 		port=$(sed -n 's/^pckv: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out")
@@ -79,7 +82,7 @@ run() {
 }
 
 echo "redis-benchmark -t get,set -n ${BENCH_N:-200000} -c 16 -q; $reps alternating repetitions"
-echo "pckv: $pckv ${PCKV_SERVE_ARGS:-} serve --threads 2; redis: $(redis-server --version | cut -d' ' -f3)"
+echo "pckv: $pckv ${PCKV_ARGS:-} serve --threads 2 ${PCKV_SERVE_ARGS:-}; redis: $(redis-server --version | cut -d' ' -f3)"
 echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%FT%TZ)"
 for ((i = 0; i < reps; i++)); do
 	if ((i % 2 == 0)); then order="pckv redis"; else order="redis pckv"; fi
