@@ -700,6 +700,8 @@ static void conn_process(struct conn *c)
 {
 	size_t start = 0, used;
 
+	if (c->in_len == 0)
+		return;		/* (c->in may be NULL) */
 	while (!c->closing && c->out.len - c->out_off < OUT_HIGH) {
 		int r = resp_parse(&c->parser, c->in + start, c->in_len - start, &used);
 		if (r == RESP_AGAIN)
