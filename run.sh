@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libpagecache entry script: the README's two commands.
 #
-#   ./run.sh demo   install what is missing, build, run the demo (RAM backend)
+#   ./run.sh demo   install what is missing, build, run the key-value store demo (pckv demo)
 #   ./run.sh test   install what is missing, build and pass the whole test suite:
 #                   the -Dwerror build with lock assertions and fault injection
 #                   (unit, race and example tests), an install + pkg-config
@@ -73,7 +73,8 @@ run_tests() {
 demo() {
 	install_deps
 	setup build-demo -Dtests=false -Dbench=false
-	./build-demo/examples/pcdemo
+	# pckv, the bundled key-value store; its data goes to build-demo/examples/kv/pckv-demo/.
+	./build-demo/examples/kv/pckv demo
 }
 
 pkgconfig_check() {

@@ -125,8 +125,8 @@ struct pc_cache *kv_cache(struct kv *kv);	/* for pc_stats() */
 /*
  * TEST ONLY.  KV_DEBUG_SKIP_RECHECK makes kv_get() skip the check that
  * keeps it from using a record compaction has punched (see kv.c); with
- * @lookup_delay_us, kv_get() sleeps between the index lookup and the pin,
- * which widens that window.  tests/ uses both to show that the check is
+ * @lookup_delay_us, one kv_get() in 8 sleeps that long between the index
+ * lookup and the pin, which widens that window.  tests/ uses both to show that the check is
  * what keeps readers safe.
  */
 #define KV_DEBUG_SKIP_RECHECK 0x1u

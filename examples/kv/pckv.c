@@ -3,7 +3,7 @@
  * pckv: the command line of the key-value store.
  *
  *   pckv [--dir D] [--dax] [--sync always|none] [--cache BYTES] COMMAND ...
- *     put K V | get K | del K | scan [PREFIX] | compact | stats
+ *     put K V (V "-": read the value from stdin) | get K | del K | scan [PREFIX] | compact | stats
  *     bench [--n N] [--threads T] [--runs R] | demo | serve ...
  *
  * The data directory is --dir, else $PCKV_DIR, else ./pckv-data; demo and
@@ -29,7 +29,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pckv [--dir D] [--dax] [--sync always|none] [--cache BYTES] COMMAND\n"
-		"  put K V          store V under K\n"
+		"  put K V          store V under K (V \"-\": the value is stdin)\n"
 		"  get K            print K's value (exit 1 if absent)\n"
 		"  del K            delete K (exit 1 if absent)\n"
 		"  scan [PREFIX]    print \"key<TAB>value\" for each key, in key order\n"
@@ -158,13 +158,59 @@ static int scan_fn(void *arg, const void *key, size_t klen, const void *val, siz
 	return ferror(stdout) ? -EIO : 0;
 }
 
+/* Read all of stdin into a heap buffer (up to KV_MAX_VALUE + 1 bytes). */
+static int read_stdin(char **out, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			char *nb = cap > KV_MAX_VALUE ? NULL : realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				return cap > KV_MAX_VALUE ? -E2BIG : -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		got = fread(buf + n, 1, cap - n, stdin);
+		n += got;
+		if (got == 0) {
+			if (ferror(stdin)) {
+				free(buf);
+				return -EIO;
+			}
+			break;
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 /* Run a one-shot command on an open store; returns the exit status. */
 static int command(struct kv *kv, const char *cmd, int argc, char **argv)
 {
 	int r;
 
 	if (!strcmp(cmd, "put") && argc == 2) {
-		r = kv_put(kv, argv[0], strlen(argv[0]), argv[1], strlen(argv[1]));
+		char *val = argv[1];
+		size_t vlen = strlen(val);
+
+		if (!strcmp(val, "-")) {	/* the value is stdin, any bytes */
+			r = read_stdin(&val, &vlen);
+			if (r)
+				pckv_die("put: stdin", r);
+		}
+		r = kv_put(kv, argv[0], strlen(argv[0]), val, vlen);
+		if (val != argv[1])
+			free(val);
 		if (r)
 			pckv_die("put", r);
 		return 0;

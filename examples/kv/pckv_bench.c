@@ -35,6 +35,7 @@ struct worker {
 	uint64_t nkeys, seed;
 	uint32_t *lat;		/* ns per op */
 	uint64_t nlat;
+	double end;		/* when this worker finished */
 };
 
 static struct kv *kv;
@@ -103,6 +104,7 @@ static void *worker_main(void *arg)
 			__atomic_fetch_add(&done_ops, 256, __ATOMIC_RELAXED);
 	}
 	free(val);
+	w->end = now();
 	return NULL;
 }
 
@@ -124,7 +126,7 @@ static double run_phase(enum phase ph, uint64_t n, unsigned nt, uint64_t nkeys, 
 {
 	struct worker *w = calloc(nt, sizeof(*w));
 	bool tty = isatty(2);
-	double t0, last = 0;
+	double t0, last = 0, last_end = 0;
 	pthread_t ct;
 
 	if (!w)
@@ -162,11 +164,15 @@ static double run_phase(enum phase ph, uint64_t n, unsigned nt, uint64_t nkeys, 
 				phase_name[ph], (unsigned long long)d, (unsigned long long)n, d / t);
 			last = t;
 		}
-		usleep(50 * 1000);
+		usleep(10 * 1000);
 	}
-	for (unsigned i = 0; i < nt; i++)
+	/* The phase ends when its last worker does, not when we notice. */
+	for (unsigned i = 0; i < nt; i++) {
 		pthread_join(w[i].th, NULL);
-	t0 = now() - t0;
+		if (w[i].end > last_end)
+			last_end = w[i].end;
+	}
+	t0 = last_end - t0;
 	if (ph == PH_GET_COMPACT) {
 		__atomic_store_n(&compact_stop, 1, __ATOMIC_RELEASE);
 		pthread_join(ct, NULL);
@@ -199,6 +205,8 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	uint32_t *lat[PH_N];
 	double rate[PH_N][64];
 	struct kv_stats st;
+	char *data;
+	int r;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--n") && i + 1 < argc)
@@ -220,7 +228,8 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 				"B <= 1 MiB\n");
 		return 2;
 	}
-	o->dir = pckv_fresh_dir(dir, dir ? "bench" : "pckv-bench");
+	data = pckv_fresh_dir(dir, dir ? "bench" : "pckv-bench");
+	o->dir = data;
 	if (pckv_open(&kv, o))
 		return 2;
 	kv_set_compaction(kv, 0, 0);	/* only the get+compact phase compacts */
@@ -235,12 +244,12 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	       o->dir);
 	rate[PH_PUT][0] = run_phase(PH_PUT, n, nt, n, 0, lat[PH_PUT], &nlat[PH_PUT]);
 	kv_sync(kv);
-	for (unsigned r = 0; r < runs; r++) {
-		rate[PH_GET][r] = run_phase(PH_GET, n, nt, n, r + 1, lat[PH_GET], &nlat[PH_GET]);
-		rate[PH_GET_COMPACT][r] = run_phase(PH_GET_COMPACT, n, nt, n, r + 1,
+	for (unsigned rd = 0; rd < runs; rd++) {
+		rate[PH_GET][rd] = run_phase(PH_GET, n, nt, n, rd + 1, lat[PH_GET], &nlat[PH_GET]);
+		rate[PH_GET_COMPACT][rd] = run_phase(PH_GET_COMPACT, n, nt, n, rd + 1,
 						    lat[PH_GET_COMPACT], &nlat[PH_GET_COMPACT]);
-		printf("  round %u: get %.0f ops/s, get during compaction %.0f ops/s\n", r + 1,
-		       rate[PH_GET][r], rate[PH_GET_COMPACT][r]);
+		printf("  round %u: get %.0f ops/s, get during compaction %.0f ops/s\n", rd + 1,
+		       rate[PH_GET][rd], rate[PH_GET_COMPACT][rd]);
 	}
 	kv_stats(kv, &st);
 	printf("\n%-12s %10s %12s %10s %10s\n", "phase", "ops", "ops/s", "p50 us", "p99 us");
@@ -263,7 +272,7 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	       (unsigned long long)(st.punched_bytes >> 20), (unsigned long long)st.get_retries);
 	printf("log file allocated %llu MiB for %llu MiB live\n",
 	       (unsigned long long)(st.alloc_bytes >> 20), (unsigned long long)(st.live_bytes >> 20));
-	if (kv_close(&kv))
-		return 2;
-	return 0;
+	r = kv_close(&kv);
+	free(data);
+	return r ? 2 : 0;
 }

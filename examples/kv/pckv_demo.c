@@ -119,7 +119,9 @@ int pckv_demo(struct kv_options *o, const char *dir, int argc, char **argv)
 		fprintf(stderr, "usage: pckv [--dir D] demo\n");
 		return 2;
 	}
-	o->dir = pckv_fresh_dir(dir, dir ? "demo" : "pckv-demo");
+	char *data = pckv_fresh_dir(dir, dir ? "demo" : "pckv-demo");
+
+	o->dir = data;
 	printf("pckv demo: a key-value store on libpagecache, data in %s/log (%s backend)\n",
 	       o->dir, o->dax ? "pmem, DAX" : "file");
 	if (pckv_open(&kv, o))
@@ -217,6 +219,12 @@ int pckv_demo(struct kv_options *o, const char *dir, int argc, char **argv)
 	if (r)
 		pckv_die("close", r);
 	printf("pckv demo: %s\n", wrong ? "FAILED" : "all checks held");
-	printf("try: pckv --dir %s scan key:0000001\n", o->dir);
+	{
+		char *bin = pckv_exe_dir();
+
+		printf("try: %s/pckv --dir %s scan key:0000001\n", bin ? bin : ".", o->dir);
+		free(bin);
+	}
+	free(data);
 	return wrong ? 1 : 0;
 }
