@@ -11,8 +11,10 @@
 # /tmp; redis-server: --save '' --appendonly no).  REPS defaults to 3; the
 # order alternates (pckv first, then redis first, ...).  Not a CI test.
 # PCKV_ARGS adds options to pckv (e.g. "--sync always"), PCKV_SERVE_ARGS
-# to its serve command (e.g. "--group-commit"); BENCH_N replaces the 200000
-# requests (for slow configurations).
+# to its serve command (e.g. "--group-commit"); REDIS_ARGS replaces
+# redis-server's "--save '' --appendonly no" (e.g. "--save '' --appendonly
+# yes --appendfsync always" to compare durable writes); BENCH_N replaces
+# the 200000 requests (for slow configurations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,8 +58,10 @@ start_pckv() {
 
 start_redis() {
 	port=$(free_port)
-	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$tmp" --logfile "$tmp/redis.log" &
+	local ra
+	eval "ra=(${REDIS_ARGS:-"--save '' --appendonly no"})"
+	redis-server --port "$port" --bind 127.0.0.1 "${ra[@]}" --dir "$tmp" \
+		--logfile "$tmp/redis.log" &
 	spid=$!
 	for _ in $(seq 100); do
 		redis-cli -p "$port" ping >/dev/null 2>&1 && return
@@ -82,7 +86,8 @@ run() {
 }
 
 echo "redis-benchmark -t get,set -n ${BENCH_N:-200000} -c 16 -q; $reps alternating repetitions"
-echo "pckv: $pckv ${PCKV_ARGS:-} serve --threads 2 ${PCKV_SERVE_ARGS:-}; redis: $(redis-server --version | cut -d' ' -f3)"
+echo "pckv: $pckv ${PCKV_ARGS:-} serve --threads 2 ${PCKV_SERVE_ARGS:-}"
+echo "redis: $(redis-server --version | cut -d' ' -f3) ${REDIS_ARGS:-"--save '' --appendonly no"}"
 echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%FT%TZ)"
 for ((i = 0; i < reps; i++)); do
 	if ((i % 2 == 0)); then order="pckv redis"; else order="redis pckv"; fi
