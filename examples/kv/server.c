@@ -288,6 +288,32 @@ static void cmd_save(struct conn *c, size_t argc, const struct resp_arg *argv)
 		resp_out_simple(&c->out, "OK");
 }
 
+/*
+ * DEBUG SLEEP seconds: the worker sleeps, as in Redis.  It keeps a worker
+ * busy on purpose, which is how test_server.sh gets requests in flight at
+ * a shutdown.  At most 10 s.
+ */
+static void cmd_debug(struct conn *c, size_t argc, const struct resp_arg *argv)
+{
+	char num[32], *end;
+
+	if (!arg_is(&argv[1], "SLEEP") || argc != 3) {
+		resp_out_error(&c->out, "ERR pckv knows only DEBUG SLEEP <seconds>");
+		return;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)(argv[2].len > 31 ? 31 : argv[2].len), argv[2].ptr);
+	double sec = strtod(num, &end);
+	if (end == num || *end || !(sec >= 0 && sec <= 10)) {
+		resp_out_error(&c->out, "ERR DEBUG SLEEP takes 0 to 10 seconds");
+		return;
+	}
+	struct timespec ts = { .tv_sec = (time_t)sec,
+			       .tv_nsec = (long)((sec - (double)(time_t)sec) * 1e9) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	resp_out_simple(&c->out, "OK");
+}
+
 /* ---- INFO ---- */
 
 struct text {
@@ -624,6 +650,7 @@ static const struct cmd commands[] = {
 	{ "FLUSHDB", -1, "write", 0, 0, 0, cmd_flushdb },
 	{ "FLUSHALL", -1, "write", 0, 0, 0, cmd_flushdb },
 	{ "SAVE", 1, "admin noscript", 0, 0, 0, cmd_save },
+	{ "DEBUG", -2, "admin noscript loading stale", 0, 0, 0, cmd_debug },
 	{ "INFO", -1, "loading stale", 0, 0, 0, cmd_info },
 	{ "COMMAND", -1, "loading stale", 0, 0, 0, cmd_command },
 	{ "CONFIG", -2, "admin loading stale", 0, 0, 0, cmd_config },

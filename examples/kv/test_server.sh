@@ -53,7 +53,8 @@ port=
 # start [pckv options...]: serve on a free port, wait for it to listen.
 start() {
 	: >"$tmp/out"
-	"$pckv" --dir "$tmp/data" "$@" serve --port 0 --threads 2 >"$tmp/out" 2>"$tmp/err" &
+	"$pckv" --dir "$tmp/data" "$@" serve --port 0 --threads "${start_threads:-2}" \
+		>"$tmp/out" 2>"$tmp/err" &
 	pid=$!
 	for _ in $(seq 200); do
 		port=$(sed -n 's/^pckv: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out")
@@ -232,27 +233,37 @@ check "inline PING, connection kept" "+PONG\\r\\n <open>" "$(raw 'PING\r\n')"
 check "server alive after malformed input" PONG "$(cli ping)"
 
 echo "--- shutdown by SIGTERM with requests in flight, then restart"
+stop TERM
+start_threads=1 start
 check "SET before restart" OK "$(cli set persist 'survives a restart')"
-# A served client sends 300 SETs in one write and the server gets SIGTERM
-# at once: every request that reached the server is answered and kept.
+# Requests in flight at SIGTERM, with one worker: client A keeps the worker
+# busy in DEBUG SLEEP 1; meanwhile client B (already served) sends 300 SETs
+# in one write and the server gets SIGTERM.  A's command must finish and be
+# answered, and B's SETs, read only after the stop, executed and answered.
 timeout 30 python3 - "$port" "$pid" >"$tmp/inflight" <<'PY' &
-import os, signal, socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(b"PING\r\n")
-assert s.recv(100) == b"+PONG\r\n"
-req = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nf%d\r\n$3\r\nval\r\n" % (len(b"f%d" % i), i) for i in range(300))
-s.sendall(req)
+import os, signal, socket, sys, time
+port = int(sys.argv[1])
+b = socket.create_connection(("127.0.0.1", port), timeout=20)
+b.sendall(b"PING\r\n")
+assert b.recv(100) == b"+PONG\r\n"
+a = socket.create_connection(("127.0.0.1", port), timeout=20)
+a.sendall(b"DEBUG SLEEP 1\r\n")
+time.sleep(0.3)
+b.sendall(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nf%d\r\n$3\r\nval\r\n" % (len(b"f%d" % i), i)
+                   for i in range(300)))
 os.kill(int(sys.argv[2]), signal.SIGTERM)
-got = b""
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-except OSError:
-    pass
-print(got.count(b"+OK\r\n"))
+def all_of(s):
+    got = b""
+    try:
+        while True:
+            x = s.recv(65536)
+            if not x:
+                break
+            got += x
+    except OSError:
+        pass
+    return got
+print(all_of(a).decode().strip(), all_of(b).count(b"+OK\r\n"))
 PY
 client=$!
 rc=0
@@ -262,7 +273,7 @@ wait "$client"
 check "exit status after SIGTERM" 0 "$rc"
 check_has "SIGTERM: synced before exit" "synced" "$(cat "$tmp/err")"
 answered=$(cat "$tmp/inflight")
-check "every in-flight SET answered" 300 "$answered"
+check "in-flight DEBUG SLEEP and all 300 SETs answered" "+OK 300" "$answered"
 
 start
 check "value after SIGTERM and restart" "survives a restart" "$(cli get persist)"
