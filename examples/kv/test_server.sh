@@ -231,6 +231,60 @@ check "too big inline request" "-ERR Protocol error: too big inline request\\r\\
 check_has "binary garbage" "-ERR " "$(raw '\x00\xff\x13garbage\r\n*1\r\n$1\r\n')"
 check "inline PING, connection kept" "+PONG\\r\\n <open>" "$(raw 'PING\r\n')"
 check "server alive after malformed input" PONG "$(cli ping)"
+# 2000 connections, each with a few random requests (commands with odd
+# arguments, inline and multibulk), most of them mutated, then a PING; the
+# server must stay up and answer protocol errors.
+fuzz=$(timeout 120 python3 - "$port" 2000 <<'PY'
+import random, socket, sys
+port = int(sys.argv[1])
+rnd = random.Random(7)
+cmds = [b"GET", b"SET", b"DEL", b"EXISTS", b"DBSIZE", b"PING", b"ECHO", b"INFO", b"COMMAND",
+        b"CONFIG", b"SELECT", b"HELLO", b"SAVE", b"DEBUG", b"get", b"sEt", b"NOPE"]
+words = [b"", b"k", b"x" * 70000, b"GET", b"SLEEP", b"0", b"-1", b"99999999999", b"*", b"docs",
+         b"count", b"info", b"save", b"a*", b"EX", b"0.001", b"\x00\xff", b"2"]
+def req():
+    args = [rnd.choice(cmds)] + [rnd.choice(words) for _ in range(rnd.randrange(4))]
+    if rnd.random() < 0.3:
+        return b" ".join(args).replace(b"\r", b"").replace(b"\n", b"") + b"\r\n"
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+def mutate(b):
+    b = bytearray(b)
+    for _ in range(rnd.randrange(3)):
+        op = rnd.randrange(3)
+        i = rnd.randrange(len(b) + 1)
+        if op == 0 and b:
+            b[min(i, len(b) - 1)] = rnd.randrange(256)
+        elif op == 1:
+            b[i:i] = rnd.choice([b"*", b"$", b"\r\n", b"-1", b"999999", b'"', b"\x00"])
+        else:
+            del b[i:i + rnd.randrange(8)]
+    return bytes(b)
+errors = closed = 0
+for n in range(int(sys.argv[2])):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    data = b"".join(req() for _ in range(rnd.randrange(1, 6)))
+    if rnd.random() < 0.7:
+        data = mutate(data)
+    try:
+        s.sendall(data + b"PING\r\n")
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            x = s.recv(1 << 20)
+            if not x:
+                break
+            got += x
+    except OSError:
+        got = b""
+    errors += got.count(b"\r\n-ERR Protocol error") + got.startswith(b"-ERR Protocol error")
+    s.close()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"PING\r\n")
+print("alive" if s.recv(100) == b"+PONG\r\n" else "dead", errors)
+PY
+)
+check_has "2000 fuzzed connections, server alive" "alive " "$fuzz"
+check "fuzzed connections got protocol errors" "" "$(awk '$2 < 100' <<<"$fuzz")"
 
 echo "--- shutdown by SIGTERM with requests in flight, then restart"
 stop TERM
