@@ -103,6 +103,7 @@ int kv_compact(struct kv *kv);
  */
 int kv_set_compaction(struct kv *kv, unsigned dead_percent, uint64_t min_dead_bytes);
 
+/* Counters (compactions, puts, ...) count from kv_open(); the rest is the state now. */
 struct kv_stats {
 	uint64_t keys;
 	uint64_t live_bytes;	/* bytes of the records the index points to */

@@ -115,7 +115,7 @@ int __kv_log_append(struct kv *kv, const struct kv_rec_hdr *h, const void *key,
 			return r;
 		pos += kv->ps - in_page;
 	}
-	if (size <= small && (val || !h->vlen)) {
+	if (size <= small) {
 		/* One buffer, one pc_write: header, key, value, alignment zeros. */
 		unsigned char *b = calloc(1, size);
 
@@ -124,9 +124,13 @@ int __kv_log_append(struct kv *kv, const struct kv_rec_hdr *h, const void *key,
 		memcpy(b, h, KV_HDR);
 		if (h->klen)
 			memcpy(b + KV_HDR, key, h->klen);
-		if (h->vlen)
+		r = 0;
+		if (h->vlen && val)
 			memcpy(b + KV_HDR + h->klen, val, h->vlen);
-		r = write_all(kv, b, size, pos);
+		else if (h->vlen)
+			r = kv_log_read(kv, b + KV_HDR + h->klen, h->vlen, val_log_off);
+		if (!r)
+			r = write_all(kv, b, size, pos);
 		free(b);
 	} else {
 		uint64_t voff = pos + KV_HDR + h->klen;
@@ -139,7 +143,7 @@ int __kv_log_append(struct kv *kv, const struct kv_rec_hdr *h, const void *key,
 			r = write_all(kv, val, h->vlen, voff);
 		} else if (!r) {
 			/* Copy from the log in 256 KiB pieces. */
-			size_t chunk = 256u << 10;
+			size_t chunk = h->vlen < (256u << 10) ? h->vlen : 256u << 10;
 			void *buf = malloc(chunk);
 
 			if (!buf)

@@ -131,6 +131,8 @@ char *pckv_fresh_dir(const char *dir, const char *name)
 
 	if (!base || asprintf(&path, "%s/%s", base, name) < 0)
 		pckv_die("fresh directory", -ENOMEM);
+	if (mkdir(base, 0777) < 0 && errno != EEXIST)
+		pckv_die(base, -errno);
 	free(base);
 	if (mkdir(path, 0777) < 0 && errno != EEXIST)
 		pckv_die(path, -errno);

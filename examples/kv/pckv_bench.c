@@ -9,8 +9,9 @@
  * kv_compact() back to back (each pass copies every live record forward and
  * punches the old log: the heaviest compaction there is).  A progress line
  * shows on stderr (rewritten with \r on a tty, a line every 5 s otherwise).
- * The summary gives, per phase, the median ops/s over the rounds and the
- * p50/p99 latency over all of them.
+ * The summary gives, per phase, the median ops/s over the rounds, the ops
+ * per second of the workers' own CPU time, and the p50/p99 latency over all
+ * rounds.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +37,7 @@ struct worker {
 	uint32_t *lat;		/* ns per op */
 	uint64_t nlat;
 	double end;		/* when this worker finished */
+	double cpu;		/* its thread CPU time */
 };
 
 static struct kv *kv;
@@ -74,6 +76,7 @@ static void *worker_main(void *arg)
 	unsigned char *val = malloc(vsize ? vsize : 1);
 	uint64_t x = w->seed * 0x9e3779b97f4a7c15ull + 1;
 	unsigned sink = 0;
+	struct timespec ts;
 	char key[32];
 
 	if (!val)
@@ -105,6 +108,8 @@ static void *worker_main(void *arg)
 	}
 	free(val);
 	w->end = now();
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	w->cpu = ts.tv_sec + ts.tv_nsec / 1e9;
 	return NULL;
 }
 
@@ -120,9 +125,12 @@ static void *compactor(void *arg)
 	return NULL;
 }
 
-/* Run one phase of @n ops on @nt threads; returns ops/s, appends latencies to @all. */
+/*
+ * Run one phase of @n ops on @nt threads; returns ops/s, appends latencies
+ * to @all and adds the workers' CPU time to @cpu.
+ */
 static double run_phase(enum phase ph, uint64_t n, unsigned nt, uint64_t nkeys, unsigned round,
-			uint32_t *all, uint64_t *nall)
+			uint32_t *all, uint64_t *nall, double *cpu)
 {
 	struct worker *w = calloc(nt, sizeof(*w));
 	bool tty = isatty(2);
@@ -171,6 +179,7 @@ static double run_phase(enum phase ph, uint64_t n, unsigned nt, uint64_t nkeys, 
 		pthread_join(w[i].th, NULL);
 		if (w[i].end > last_end)
 			last_end = w[i].end;
+		*cpu += w[i].cpu;
 	}
 	t0 = last_end - t0;
 	if (ph == PH_GET_COMPACT) {
@@ -203,7 +212,7 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	uint64_t n = 200000, nlat[PH_N] = { 0 };
 	unsigned nt = 2, runs = 3;
 	uint32_t *lat[PH_N];
-	double rate[PH_N][64];
+	double rate[PH_N][64], cpu[PH_N] = { 0 };
 	struct kv_stats st;
 	char *data;
 	int r;
@@ -242,17 +251,21 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 	       "sync %s, in %s\n", (unsigned long long)n, vsize, nt, runs,
 	       o->dax ? "pmem (DAX)" : "file", o->sync == KV_SYNC_ALWAYS ? "always" : "none",
 	       o->dir);
-	rate[PH_PUT][0] = run_phase(PH_PUT, n, nt, n, 0, lat[PH_PUT], &nlat[PH_PUT]);
+	rate[PH_PUT][0] = run_phase(PH_PUT, n, nt, n, 0, lat[PH_PUT], &nlat[PH_PUT],
+				   &cpu[PH_PUT]);
 	kv_sync(kv);
 	for (unsigned rd = 0; rd < runs; rd++) {
-		rate[PH_GET][rd] = run_phase(PH_GET, n, nt, n, rd + 1, lat[PH_GET], &nlat[PH_GET]);
+		rate[PH_GET][rd] = run_phase(PH_GET, n, nt, n, rd + 1, lat[PH_GET], &nlat[PH_GET],
+					    &cpu[PH_GET]);
 		rate[PH_GET_COMPACT][rd] = run_phase(PH_GET_COMPACT, n, nt, n, rd + 1,
-						    lat[PH_GET_COMPACT], &nlat[PH_GET_COMPACT]);
+						    lat[PH_GET_COMPACT], &nlat[PH_GET_COMPACT],
+						    &cpu[PH_GET_COMPACT]);
 		printf("  round %u: get %.0f ops/s, get during compaction %.0f ops/s\n", rd + 1,
 		       rate[PH_GET][rd], rate[PH_GET_COMPACT][rd]);
 	}
 	kv_stats(kv, &st);
-	printf("\n%-12s %10s %12s %10s %10s\n", "phase", "ops", "ops/s", "p50 us", "p99 us");
+	printf("\n%-12s %10s %12s %12s %10s %10s\n", "phase", "ops", "ops/s", "ops/cpu-s", "p50 us",
+	       "p99 us");
 	for (int p = 0; p < PH_N; p++) {
 		unsigned nr = p == PH_PUT ? 1 : runs;
 		double med;
@@ -260,12 +273,14 @@ int pckv_bench(struct kv_options *o, const char *dir, int argc, char **argv)
 		qsort(rate[p], nr, sizeof(double), cmp_double);
 		med = nr % 2 ? rate[p][nr / 2] : (rate[p][nr / 2 - 1] + rate[p][nr / 2]) / 2;
 		qsort(lat[p], nlat[p], sizeof(uint32_t), cmp_u32);
-		printf("%-12s %10llu %12.0f %10.2f %10.2f\n", phase_name[p],
-		       (unsigned long long)nlat[p], med, lat[p][nlat[p] / 2] / 1e3,
+		printf("%-12s %10llu %12.0f %12.0f %10.2f %10.2f\n", phase_name[p],
+		       (unsigned long long)nlat[p], med, nlat[p] / cpu[p], lat[p][nlat[p] / 2] / 1e3,
 		       lat[p][nlat[p] * 99 / 100] / 1e3);
 		free(lat[p]);
 	}
-	printf("(ops/s: median over rounds; latency: all rounds pooled)\n");
+	printf("(ops/s: median over rounds; ops/cpu-s: ops per second of the workers' own CPU\n"
+	       " time, all rounds, which a machine shared with other work does not skew; latency:\n"
+	       " all rounds pooled)\n");
 	printf("compaction passes during get+compact: %llu, copied %llu MiB, punched %llu MiB, "
 	       "gets retried: %llu\n", (unsigned long long)compact_passes,
 	       (unsigned long long)(st.copied_bytes >> 20),

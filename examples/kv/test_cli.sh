@@ -54,7 +54,6 @@ else
 fi
 expect "bad usage exits 2" 2 "" kv frobnicate
 expect "bad --sync exits 2" 2 "" "$pckv" --sync sometimes get x
-expect "serve refuses a bad port (test_server.sh tests serving)" 2 "" kv serve --port 70000
 if "$pckv" --dir "$dir/data" --dax get greeting >/dev/null 2>"$dir/dax.err"; then
 	ok "--dax works in this build"
 elif grep -q "dax\|DAX\|pmem" "$dir/dax.err"; then
