@@ -16,12 +16,17 @@
  *   write      pc_write of bytes made from the op's seed; extends the size
  *   fread      pc_fault for read: the page, or -ENXIO at and past EOF; in
  *              mode 1 pc_invalidate_range drops the page while it is
- *              pinned: the pin keeps the old copy, a read refills it
+ *              pinned: the pin keeps the old copy, a read refills it.  If
+ *              the page may have a write pin (pcx took one since it last
+ *              knew the page written back: a sync, an inval, a close), the
+ *              call may instead keep it and answer -EBUSY, as pagecache.h
+ *              allows
  *   fwrite     pc_fault with PC_FAULT_WRITE, stores through pc_page_addr,
  *              pc_page_put; between two halves of the stores, mode 1 calls
  *              pc_sync with the pin held, mode 3 pc_invalidate_range (which
- *              must answer -EBUSY and keep the page); mode 2 reads the page
- *              with pc_read while pinned (it must see the stores)
+ *              must answer -EBUSY and keep the page), mode 4 sleeps for a
+ *              millisecond (rare); mode 2 reads the page with pc_read while
+ *              pinned (it must see the stores)
  *   truncate   down, up or to the same size
  *   punch      pc_punch; the size stays
  *   zero       pc_zero_range; grows the size
@@ -41,19 +46,19 @@
  *
  * After every op, pc_size of the object must equal the shadow size, and the
  * last page, faulted in, must match the shadow up to EOF and be zero past it;
- * a fault at EOF must answer -ENXIO.  --verify-all also reads every object in
- * full after every op.  At the end every object is compared in full, closed,
- * reopened and compared again.
+ * a fault at EOF must answer -ENXIO.  And writeback must not run away: an
+ * op may cause no more than 4 * (budget pages + pages the op spans) + 64
+ * page writebacks (pc_stats(); checked where that bound is below 10^5).
+ * --verify-all also reads every object in full after every op.  At the end
+ * every object is compared in full, closed, reopened and compared again.
  *
- * Eviction is a configuration, not an op: --budget sets the cache budget, and
- * a budget of a few pages makes reclaim evict (and write back) all the time.
+ * Eviction is a configuration, not an op: --budget sets the cache budget
+ * (default 0: the library's default, 256 MiB), and a budget of a few pages
+ * makes reclaim evict (and write back) all the time.
  *
  * --tolerate NAME[,NAME...]: do not fail on these known library bugs until
  * they are fixed, so that the CI runs keep guarding everything else; the
  * log's config line records them, and "none" clears the list.
- *   wrmapped-ebusy  pc_invalidate_range answers -EBUSY for a page pinned
- *                   only for read, if it was pinned for write since it was
- *                   last cleaned (PG_WRMAPPED outlives the write pin).
  *   locked-enomem   a call made under the exclusive invalidate_lock (punch,
  *                   zero, truncate; inval's PC_LOCKED read) answers -ENOMEM
  *                   when the budget is full of the mapping's own dirty
@@ -63,11 +68,16 @@
  *                   call changed nothing.
  *   reclaim-enomem  pc_read, pc_write, pc_fault or pc_readahead answers
  *                   -ENOMEM (or a short count) although pcx holds no pin:
- *                   reclaim gives up on a page that is only transiently
- *                   referenced, or on a flusher that did not get to run.
- *                   Seen with budgets of a few pages on a busy machine.
- *                   pcx waits 1 ms and retries the rest of the call, up to
- *                   1000 times, if pc_stats() counted a refusal.
+ *                   reclaim gave up on a page that was only transiently
+ *                   referenced (fixed in 109bb90), or on a flusher that
+ *                   did not get to run.  Seen with budgets of a few pages
+ *                   on a busy machine.  pcx waits 1 ms and retries the rest
+ *                   of the call, up to 1000 times, if pc_stats() counted a
+ *                   refusal.
+ *   wrmapped-storm  while a page is pinned for write and the cache is over
+ *                   its dirty limit, the flusher writes that page again and
+ *                   again (each write leaves it dirty, which kicks the
+ *                   flusher again): thousands of writebacks in one op.
  *
  * The op log.  Every op is one line, and the bytes an op writes are made
  * from the seed on its own line, so a log replays without the generator:
@@ -124,7 +134,8 @@ enum op_kind {
 
 /*
  * The fields of each kind's log line, in order: o object, f offset (the new
- * size, for truncate), l length, s data seed, m mode.  Weights are per 1000.
+ * size, for truncate), l length, s data seed, m mode.  Weights are relative
+ * (they sum to about 1100).
  */
 static const struct {
 	const char *name;
@@ -171,8 +182,8 @@ enum { SET_BACKEND = 1, SET_BUDGET = 2, SET_MAX_SIZE = 4, SET_OBJECTS = 8, SET_W
        SET_SEED = 32, SET_MAX_LEN = 64, SET_TOLERATE = 128 };
 
 /* Known library bugs that --tolerate names. */
-enum { TOL_WRMAPPED_EBUSY = 1, TOL_LOCKED_ENOMEM = 2, TOL_RECLAIM_ENOMEM = 4 };
-static const char *const tol_names[] = { "wrmapped-ebusy", "locked-enomem", "reclaim-enomem" };
+enum { TOL_LOCKED_ENOMEM = 1, TOL_RECLAIM_ENOMEM = 2, TOL_WRMAPPED_STORM = 4 };
+static const char *const tol_names[] = { "locked-enomem", "reclaim-enomem", "wrmapped-storm" };
 #define NR_TOL (sizeof(tol_names) / sizeof(tol_names[0]))
 static unsigned cfg_set;
 
@@ -181,6 +192,14 @@ struct obj {
 	char name[16];
 	unsigned char *sh;	/* the shadow: max_size bytes, zero at and past size */
 	uint64_t size;
+	/*
+	 * Per page: pcx took a write pin on it since it last knew the page
+	 * written back, so it may still look write-pinned (pagecache.h,
+	 * pc_invalidate_range).  Set by fwrite; cleared by a sync or an inval
+	 * over the page, and by close.  Never cleared too early: the flusher
+	 * may write the page back sooner, which only makes -EBUSY unlikely.
+	 */
+	unsigned char *wp;
 };
 
 static size_t ps;
@@ -199,8 +218,8 @@ static struct op *hist;			/* the last cfg.history ops, a ring */
 /* Counters for the summary; cache stats are summed over remounts. */
 static uint64_t kind_count[NR_OP_KINDS];
 static double kind_time[NR_OP_KINDS];
-static uint64_t nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem, nr_wrmapped_ebusy,
-	nr_reclaim_enomem;
+static uint64_t nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem, nr_wp_ebusy,
+	nr_reclaim_enomem, nr_wb_storm;
 static struct pc_stats st_sum;
 
 /* ---- random numbers and op data ---- */
@@ -418,7 +437,14 @@ static void cache_delete(void)
 	pc_cache_delete(&cache);
 }
 
-/* ---- calls retried on a known bug (--tolerate reclaim-enomem) ---- */
+/* ---- cache counters, and calls retried on a known bug (reclaim-enomem) ---- */
+
+static uint64_t writeback_count(void)
+{
+	struct pc_stats st;
+
+	return pc_stats(cache, &st, sizeof(st)) == 0 ? st.writebacks : 0;
+}
 
 static uint64_t enomem_count(void)
 {
@@ -656,6 +682,11 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 			r = pc_sync(o->m, 0, 0);
 			ok = expect_r("pc_sync with a write pin held", r, 0);
 			fault_store(o, op, a, pg, len / 2, len);
+		} else if (op->mode == 4) {
+			/* A slow writer: the pin is held for a millisecond. */
+			fault_store(o, op, a, pg, 0, len / 2);
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+			fault_store(o, op, a, pg, len / 2, len);
 		} else if (op->mode == 3) {
 			/* A page pinned for write stays cached: -EBUSY. */
 			fault_store(o, op, a, pg, 0, len / 2);
@@ -686,9 +717,11 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		pc_invalidate_lock(o->m);
 		r = pc_invalidate_range(o->m, pg, ps);
 		pc_invalidate_unlock(o->m);
-		if (r == -EBUSY && (cfg.tolerate & TOL_WRMAPPED_EBUSY)) {
-			nr_wrmapped_ebusy++;	/* known bug: see --tolerate */
+		if (r == -EBUSY && o->wp[pg / ps]) {
+			nr_wp_ebusy++;	/* it may have a write pin: it stays */
 			r = 0;
+		} else if (r == 0) {
+			o->wp[pg / ps] = 0;
 		}
 		ok = expect_r("pc_invalidate_range of a page pinned for read", r, 0) &&
 		     check_bytes("page pinned for read, after pc_invalidate_range", a, o->sh + pg, n,
@@ -699,7 +732,19 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		       check_bytes("pc_read after pc_invalidate_range", buf, o->sh + pg, n, pg);
 	}
 	pc_page_put(p);
+	if (write)
+		o->wp[pg / ps] = 1;
 	return ok;
+}
+
+/* Pages [off, off + len) (len 0: to EOF) were written back: no write pin now. */
+static void wp_clear(struct obj *o, uint64_t off, uint64_t len)
+{
+	uint64_t first = off / ps, end = len && off + len < cfg.max_size ?
+					  (off + len - 1) / ps + 1 : cfg.max_size / ps;
+
+	if (first < end)
+		memset(o->wp + first, 0, end - first);
 }
 
 static bool do_truncate(struct obj *o, const struct op *op)
@@ -739,6 +784,8 @@ static bool do_inval(struct obj *o, const struct op *op)
 	pc_invalidate_lock(o->m);
 	r = pc_invalidate_range(o->m, op->off, op->len);
 	ok = expect_r("pc_invalidate_range", r, 0);
+	if (ok)
+		wp_clear(o, op->off, op->len);
 	if (ok && op->mode == 1) {
 		/* G7: the holder of the exclusive lock still populates pages. */
 		struct op rd = *op;
@@ -762,6 +809,7 @@ static bool reopen(struct obj *o, unsigned flags)
 		fail("pc_close left the handle set");
 		return false;
 	}
+	wp_clear(o, 0, 0);	/* pc_close wrote every page back */
 	r = pc_open(&o->m, cache, be, o->name, flags);
 	return expect_r("pc_open", r, 0);
 }
@@ -776,6 +824,7 @@ static bool remount(void)
 		r = pc_close(&objs[i].m);
 		if (!expect_r("pc_close", r, 0))
 			return false;
+		wp_clear(&objs[i], 0, 0);
 	}
 	cache_delete();
 	if (file)
@@ -862,6 +911,8 @@ static bool run_op(const struct op *op)
 	bool ok;
 	int r;
 
+	uint64_t wb0 = writeback_count(), wb, bound;
+
 	cur = op;
 	kind_count[op->kind]++;
 	switch (op->kind) {
@@ -876,6 +927,8 @@ static bool run_op(const struct op *op)
 	case OP_SYNC:
 		r = pc_sync(o->m, op->off, op->len);
 		ok = expect_r("pc_sync", r, 0);
+		if (ok)
+			wp_clear(o, op->off, op->len);
 		break;
 	case OP_INVAL: ok = do_inval(o, op); break;
 	case OP_READAHEAD:
@@ -889,6 +942,18 @@ static bool run_op(const struct op *op)
 	ok = ok && check_obj(o);
 	for (unsigned i = 0; ok && cfg.verify_all && i < cfg.nr_obj; i++)
 		ok = verify_full(&objs[i], "--verify-all full read");
+	/* A remount starts a new cache, and with it new stats. */
+	bound = 4 * ((cfg.budget ? cfg.budget : PC_CACHE_DEFAULT_CAPACITY) / ps + op->len / ps + 2) + 64;
+	wb = writeback_count() - wb0;
+	if (ok && op->kind != OP_REMOUNT && bound < 100000 && wb > bound) {
+		if (cfg.tolerate & TOL_WRMAPPED_STORM) {
+			nr_wb_storm++;
+		} else {
+			fail("%" PRIu64 " pages written back during the op, more than %" PRIu64, wb,
+			     bound);
+			ok = false;
+		}
+	}
 	return ok && !failed;
 }
 
@@ -986,6 +1051,8 @@ static void gen_op(struct gen *g, struct op *op)
 	case OP_FWRITE:
 		op->len = 1 + rnd(&g->rng, ps);
 		op->mode = (unsigned)rnd(&g->rng, 5) % 4;	/* 0 twice as often */
+		if (rnd(&g->rng, 256) == 0)
+			op->mode = 4;
 		break;
 	case OP_TRUNCATE:
 		switch (rnd(&g->rng, 6)) {
@@ -1207,7 +1274,7 @@ static void usage(void)
 		"           [--max-size BYTES] [--max-len BYTES] [--objects 1-3]\n"
 		"           [--writeback PERCENT,MS] [--verify-all] [--history N] [--log FILE]\n"
 		"           [--replay FILE] [--dir DIR] [--tolerate NAME[,NAME...]] [--quiet]\n"
-		"known bugs for --tolerate: wrmapped-ebusy, locked-enomem, reclaim-enomem, none\n");
+		"known bugs for --tolerate: locked-enomem, reclaim-enomem, wrmapped-storm, none\n");
 	exit(2);
 }
 
@@ -1324,19 +1391,28 @@ static void print_history(uint64_t upto)
 /* Compare every object in full, close, reopen, compare again. */
 static bool final_check(void)
 {
-	for (unsigned i = 0; i < cfg.nr_obj; i++)
-		if (!verify_full(&objs[i], "final full read"))
+	static struct op fin = { .kind = OP_REOPEN };	/* what a failure names */
+
+	cur = &fin;
+	for (fin.obj = 0; fin.obj < cfg.nr_obj; fin.obj++)
+		if (!verify_full(&objs[fin.obj], "final full read"))
 			return false;
-	for (unsigned i = 0; i < cfg.nr_obj; i++)
-		if (!reopen(&objs[i], 0) || !check_obj(&objs[i]) ||
-		    !verify_full(&objs[i], "full read after the final reopen"))
+	for (fin.obj = 0; fin.obj < cfg.nr_obj; fin.obj++)
+		if (!reopen(&objs[fin.obj], 0) || !check_obj(&objs[fin.obj]) ||
+		    !verify_full(&objs[fin.obj], "full read after the final reopen"))
 			return false;
 	return true;
 }
 
+/* pcx could not start: an unreadable log, no memory, no backend. */
+static int setup_failed(void)
+{
+	printf("0 passed, 1 failed\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	struct op final_op = { .kind = OP_REOPEN };
 	uint64_t n;
 	struct gen g;
 	double t0, t;
@@ -1345,7 +1421,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	if (cfg.replay_path && load_replay(cfg.replay_path) < 0)
-		return 2;
+		return setup_failed();
 	ps = pc_page_size();
 	if (!(cfg_set & SET_SEED) && !cfg.replay_path)
 		cfg.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
@@ -1363,13 +1439,13 @@ int main(int argc, char **argv)
 	pat = malloc(bufsz);
 	hist = calloc(cfg.history, sizeof(*hist));
 	if (!buf || !pat || !hist)
-		return 2;
+		return setup_failed();
 	for (uint64_t i = 0; i < replay_nr; i++)
 		if (!op_fits(&replay_ops[i])) {
 			fprintf(stderr, "pcx: op %" PRIu64 " of the log does not fit %u objects of"
 				" --max-size %" PRIu64 " and --max-len %" PRIu64 "\n", i, cfg.nr_obj,
 				cfg.max_size, cfg.max_len);
-			return 2;
+			return setup_failed();
 		}
 
 	if (strcmp(cfg.backend, "ram")) {
@@ -1378,22 +1454,23 @@ int main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s/pcx-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(dir)) {
 			perror("mkdtemp");
-			return 2;
+			return setup_failed();
 		}
 	}
 	if (cache_new() < 0 || backend_new() < 0)
-		return 2;
+		return setup_failed();
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
 		struct obj *o = &objs[i];
 
 		snprintf(o->name, sizeof(o->name), "obj%u", i);
 		o->sh = calloc(1, cfg.max_size + ps);
-		if (!o->sh)
-			return 2;
+		o->wp = calloc(1, cfg.max_size / ps + 1);
+		if (!o->sh || !o->wp)
+			return setup_failed();
 		r = pc_open(&o->m, cache, be, o->name, PC_CREAT | PC_EXCL);
 		if (r < 0) {
 			fprintf(stderr, "pcx: pc_open %s: %s\n", o->name, strerror(-r));
-			return 2;
+			return setup_failed();
 		}
 	}
 	if (!cfg.quiet) {
@@ -1421,8 +1498,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (!failed) {
-		cur = &final_op;
-		final_check();
+		final_check();	/* a failure there is reported as op N, after the last */
 	}
 	t = now() - t0;
 
@@ -1454,6 +1530,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
 		pc_close(&objs[i].m);
 		free(objs[i].sh);
+		free(objs[i].wp);
 	}
 	cache_delete();
 	pc_backend_delete(&be);
@@ -1465,9 +1542,10 @@ int main(int argc, char **argv)
 		for (int k = 0; k < NR_OP_KINDS; k++)
 			printf(" %s %" PRIu64 " %.2f", ops[k].name, kind_count[k], kind_time[k]);
 		printf("\npcx: nowait: %" PRIu64 " -EAGAIN, %" PRIu64 " short; faults past EOF: %" PRIu64
-		       "; tolerated: locked-enomem %" PRIu64 ", wrmapped-ebusy %" PRIu64
-		       ", reclaim-enomem %" PRIu64 "\n", nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem,
-		       nr_wrmapped_ebusy, nr_reclaim_enomem);
+		       "; -EBUSY for a page that may have a write pin: %" PRIu64
+		       "\npcx: tolerated: locked-enomem %" PRIu64 ", reclaim-enomem %" PRIu64
+		       ", wrmapped-storm %" PRIu64 "\n", nowait_eagain, nowait_short, fault_enxio,
+		       nr_wp_ebusy, nr_locked_enomem, nr_reclaim_enomem, nr_wb_storm);
 		printf("pcx: cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " fills, %" PRIu64
 		       " hole fills, %" PRIu64 " evictions, %" PRIu64 " writebacks, %" PRIu64
 		       " flusher runs, %" PRIu64 " -ENOMEM\n", st_sum.hits, st_sum.misses, st_sum.fills,
