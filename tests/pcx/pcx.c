@@ -121,6 +121,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <pagecache.h>
 
 #define MAX_OBJ 3
@@ -206,6 +208,8 @@ static size_t ps;
 static struct pc_cache *cache;
 static struct pc_backend *be;
 static char dir[256];
+static dev_t dir_dev;			/* the directory pcx made, to tell if it went */
+static ino_t dir_ino;
 static struct obj objs[MAX_OBJ];
 static unsigned char *buf, *pat;	/* scratch, bufsz bytes each */
 static size_t bufsz;
@@ -799,6 +803,32 @@ static bool do_inval(struct obj *o, const struct op *op)
 	return ok;
 }
 
+/*
+ * After an open failed: say so if the file backend's directory, or the
+ * object's host file, is gone or was replaced.  pcx never removes either
+ * while it runs, and neither does the library (only pc_backend_unlink(),
+ * which pcx does not call), so that is someone else cleaning up the temp
+ * directory under a running pcx (how pcx_file_disk_tiny and
+ * pcx_file_direct once failed with -ENOENT in /tmp); the CI runs work in
+ * the build tree for that reason.
+ */
+static void dir_check(const char *name)
+{
+	char path[sizeof(dir) + 32];
+	struct stat st;
+
+	if (!dir[0])
+		return;
+	if (stat(dir, &st) < 0 || st.st_dev != dir_dev || st.st_ino != dir_ino) {
+		fprintf(stderr, "pcx: %s was removed or replaced under pcx, not by it nor by the"
+			" library: someone cleaned up the temp directory\n", dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (stat(path, &st) < 0)
+		fprintf(stderr, "pcx: the host file %s is gone: %s\n", path, strerror(errno));
+}
+
 static bool reopen(struct obj *o, unsigned flags)
 {
 	int r = pc_close(&o->m);
@@ -811,7 +841,11 @@ static bool reopen(struct obj *o, unsigned flags)
 	}
 	wp_clear(o, 0, 0);	/* pc_close wrote every page back */
 	r = pc_open(&o->m, cache, be, o->name, flags);
-	return expect_r("pc_open", r, 0);
+	if (!expect_r("pc_open", r, 0)) {
+		dir_check(o->name);
+		return false;
+	}
+	return true;
 }
 
 /* Close everything, drop the cache (and the file backend), build them again. */
@@ -835,8 +869,10 @@ static bool remount(void)
 	}
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
 		r = pc_open(&objs[i].m, cache, be, objs[i].name, 0);
-		if (!expect_r("pc_open after remount", r, 0))
+		if (!expect_r("pc_open after remount", r, 0)) {
+			dir_check(objs[i].name);
 			return false;
+		}
 	}
 	for (unsigned i = 0; i < cfg.nr_obj; i++)
 		if (!check_obj(&objs[i]) || !verify_full(&objs[i], "full read after remount"))
@@ -1450,12 +1486,15 @@ int main(int argc, char **argv)
 
 	if (strcmp(cfg.backend, "ram")) {
 		const char *tmp = cfg.dir ? cfg.dir : getenv("TMPDIR");
+		struct stat st;
 
 		snprintf(dir, sizeof(dir), "%s/pcx-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(dir)) {
-			perror("mkdtemp");
+		if (!mkdtemp(dir) || stat(dir, &st) < 0) {
+			perror(dir);
 			return setup_failed();
 		}
+		dir_dev = st.st_dev;
+		dir_ino = st.st_ino;
 	}
 	if (cache_new() < 0 || backend_new() < 0)
 		return setup_failed();
