@@ -78,6 +78,8 @@
  *                   its dirty limit, the flusher writes that page again and
  *                   again (each write leaves it dirty, which kicks the
  *                   flusher again): thousands of writebacks in one op.
+ *                   Fixed (writeback's redirty no longer kicks the
+ *                   flusher, lib/page.h); the name stays for old logs.
  *
  * The op log.  Every op is one line, and the bytes an op writes are made
  * from the seed on its own line, so a log replays without the generator:
