@@ -20,6 +20,7 @@
 #include "cache.h"
 #include "index.h"
 #include "page.h"
+#include "inject.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -76,7 +77,7 @@ PC_API int pc_cache_new(struct pc_cache **out, uint64_t capacity_bytes)
 	capacity_bytes &= ~(uint64_t)(PC_PAGE_SIZE - 1);
 	if (capacity_bytes == 0)
 		return -EINVAL;
-	c = aligned_alloc(PC_CACHELINE, sizeof(*c));
+	c = PC_FAIL(PC_FAIL_CACHE) ? NULL : aligned_alloc(PC_CACHELINE, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
@@ -134,7 +135,8 @@ static void *pc_map_chunk(size_t bytes)
 	char *raw, *start;
 	size_t head;
 
-	raw = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	raw = PC_FAIL(PC_FAIL_CACHE_CHUNK) ? MAP_FAILED :
+	      mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
 	start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
@@ -154,7 +156,7 @@ static int __pc_cache_grow(struct pc_cache *c)
 
 	if (c->nr_chunks == c->chunks_cap) {
 		size_t cap = c->chunks_cap ? c->chunks_cap * 2 : 16;
-		void **n = realloc(c->chunks, cap * sizeof(*n));
+		void **n = PC_FAIL(PC_FAIL_CACHE_CHUNKS) ? NULL : realloc(c->chunks, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
@@ -206,6 +208,10 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 	 * nothing and there is no room, everything is pinned, dirty and
 	 * unwritable, or locked.
 	 */
+	if (PC_FAIL(PC_FAIL_PAGE_DATA)) {
+		pc_stat_inc(c, PC_STAT_ENOMEM);	/* as if reclaim had freed nothing */
+		return NULL;
+	}
 	for (int tries = 0; !pc_cache_charge(c); tries++) {
 		unsigned want = (unsigned)PC_MIN((uint64_t)PC_RECLAIM_WANT,
 						 (c->capacity >> PC_PAGE_SHIFT) / 16 + 1);

@@ -56,6 +56,7 @@
 #include <pagecache.h>
 
 #include "filemap.h"
+#include "inject.h"
 
 static void pc_mapping_free(struct pc_mapping *m)
 {
@@ -77,10 +78,10 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	if (!out || !c || !b || !name || !*name || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 	pc_rcu_register();
-	m = calloc(1, sizeof(*m));
+	m = PC_FAIL(PC_FAIL_MAPPING) ? NULL : calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->name = strdup(name);
+	m->name = PC_FAIL(PC_FAIL_MAPPING_NAME) ? NULL : strdup(name);
 	if (!m->name) {
 		free(m);
 		return -ENOMEM;

@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "mapping.h"
 #include "page.h"
+#include "inject.h"
 
 #define PC_WAIT_BUCKETS 64
 
@@ -60,7 +61,7 @@ int pc_page_alloc(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_p
 {
 	struct pc_page *p;
 
-	p = malloc(sizeof(*p));
+	p = PC_FAIL(PC_FAIL_PAGE) ? NULL : malloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->data = pc_cache_alloc_data(m->cache, nowait);
