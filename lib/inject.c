@@ -73,7 +73,6 @@ static uint64_t pc_fail_hits[PC_FAIL_NR_SITES];
 static uint64_t pc_fail_failed;
 static int pc_fail_site = -1;
 static uint64_t pc_fail_nth, pc_fail_every;
-static bool pc_fail_paused;
 
 bool pc_inject_fail(enum pc_fail_site site)
 {
@@ -81,8 +80,7 @@ bool pc_inject_fail(enum pc_fail_site site)
 	uint64_t nth = __atomic_load_n(&pc_fail_nth, __ATOMIC_RELAXED);
 	uint64_t every = __atomic_load_n(&pc_fail_every, __ATOMIC_RELAXED);
 
-	if (__atomic_load_n(&pc_fail_site, __ATOMIC_RELAXED) != (int)site ||
-	    __atomic_load_n(&pc_fail_paused, __ATOMIC_RELAXED) || !nth || hit < nth)
+	if (__atomic_load_n(&pc_fail_site, __ATOMIC_RELAXED) != (int)site || !nth || hit < nth)
 		return false;
 	if (hit != nth && (!every || (hit - nth) % every))
 		return false;
@@ -95,11 +93,6 @@ void pc_inject_fail_set(int site, uint64_t nth, uint64_t every)
 	__atomic_store_n(&pc_fail_nth, nth, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc_fail_every, every, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc_fail_site, site, __ATOMIC_RELAXED);
-}
-
-void pc_inject_fail_pause(bool pause)
-{
-	__atomic_store_n(&pc_fail_paused, pause, __ATOMIC_RELAXED);
 }
 
 uint64_t pc_inject_fail_hits(int site)
@@ -118,11 +111,6 @@ uint64_t pc_inject_fail_count(void)
 void pc_inject_fail_set(int site, uint64_t nth, uint64_t every)
 {
 	(void)site, (void)nth, (void)every;
-}
-
-void pc_inject_fail_pause(bool pause)
-{
-	(void)pause;
 }
 
 uint64_t pc_inject_fail_hits(int site)

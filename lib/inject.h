@@ -63,12 +63,9 @@ bool pc_inject_fail(enum pc_fail_site site);
 
 /*
  * Test controls; in a build without fault injection they do nothing and
- * report no hits.  @site -1 disarms.  pc_inject_fail_pause(true) stops all
- * failing (hits are still counted) until pc_inject_fail_pause(false), so a
- * test can check state without its own reads failing.
+ * report no hits.  @site -1 disarms.
  */
 void pc_inject_fail_set(int site, uint64_t nth, uint64_t every);
-void pc_inject_fail_pause(bool pause);
 uint64_t pc_inject_fail_hits(int site);
 uint64_t pc_inject_fail_count(void);	/* failures injected so far */
 const char *pc_inject_fail_name(int site);	/* NULL past the last */

@@ -81,6 +81,20 @@
  *                   Fixed (writeback's redirty no longer kicks the
  *                   flusher, lib/page.h); the name stays for old logs.
  *
+ * Injected allocation failures (pcx_fi only: pcx linked with the static
+ * library of a -Dfault_inject=true build).  --fail-site NAME fails hit
+ * --fail-nth K (default 1) of that allocation site of the library
+ * (lib/inject.h; --fail-list names them), and with --fail-every N every
+ * N-th hit after it.  pcx then accepts -ENOMEM from a call only if a
+ * failure was injected meanwhile (from pc_sync and pc_close: at all, since
+ * they report background writeback's errors), and checks what the API
+ * promises: punch, zero, truncate and PC_LOCKED reads change nothing (as
+ * for locked-enomem); a write that stops grew the size only over what it
+ * wrote; pc_open leaves no handle; reads, writes, faults, readahead, syncs
+ * and invalidations are retried (reclaim-enomem), and a reopen reads the
+ * object back in full: nothing was lost.  The last lines say how often the
+ * site was hit and failed.  pcx-sweep.py runs this for every site.
+ *
  * The op log.  Every op is one line, and the bytes an op writes are made
  * from the seed on its own line, so a log replays without the generator:
  *
@@ -105,6 +119,7 @@
  *            [--objects 1-3] [--writeback PERCENT,MS] [--verify-all]
  *            [--history N] [--log FILE] [--replay FILE] [--dir DIR]
  *            [--tolerate NAME[,NAME...]] [--quiet]
+ *            [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]
  * Sizes take a k, m or g suffix, or p for pages: --budget 8p.  The file
  * backends work in a new directory under --dir (default $TMPDIR or /tmp),
  * removed at the end unless the run fails.
@@ -126,6 +141,10 @@
 #include <sys/stat.h>
 
 #include <pagecache.h>
+
+#ifdef PCX_FAIL_SWEEP
+#include "inject.h"	/* pcx_fi links the static library: the sites' controls */
+#endif
 
 #define MAX_OBJ 3
 #define CANARY 0xa5
@@ -178,7 +197,10 @@ static struct {
 	bool verify_all, quiet;
 	unsigned tolerate;	/* TOL_* */
 	const char *log_path, *replay_path, *dir;
+	int fail_site;		/* --fail-site, -1: none (pcx_fi only) */
+	uint64_t fail_nth, fail_every;
 } cfg = {
+	.fail_site = -1,
 	.backend = "ram", .nr_ops = 100000, .max_size = 4 << 20, .max_len = 128 << 10,
 	.history = 20,
 };
@@ -390,6 +412,92 @@ static bool check_zero(const char *what, const unsigned char *got, size_t n, uin
 	return check_bytes(what, got, zeros, n, base);
 }
 
+/* ---- injected allocation failures (--fail-site, pcx_fi only) ---- */
+
+static uint64_t nr_inj_enomem;		/* -ENOMEM answers pcx accepted */
+
+/* Failures injected so far. */
+static uint64_t inj_count(void)
+{
+#ifdef PCX_FAIL_SWEEP
+	return cfg.fail_site >= 0 ? pc_inject_fail_count() : 0;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * @r is -ENOMEM and a failure was injected since @inj0 (for calls that
+ * report a background writeback's error, such as pc_sync: since the start,
+ * @inj0 = 0): accept it, and count it.
+ */
+static bool inj_enomem(long long r, uint64_t inj0)
+{
+	if (r != -ENOMEM || inj_count() == inj0)
+		return false;
+	nr_inj_enomem++;
+	return true;
+}
+
+/*
+ * pc_sync, retried while it answers an injected -ENOMEM: a page whose
+ * write failed stays dirty, and the error is reported once.
+ */
+static int x_sync(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	int r, tries = 0;
+
+	do
+		r = pc_sync(m, off, len);
+	while (inj_enomem(r, 0) && ++tries < 1000);
+	return r;
+}
+
+/* pc_invalidate_range (lock held), the same: a dirty page it could not write stays. */
+static int x_inval(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	int r, tries = 0;
+
+	do
+		r = pc_invalidate_range(m, off, len);
+	while (inj_enomem(r, 0) && ++tries < 1000);
+	return r;
+}
+
+/* pc_open, retried after an injected -ENOMEM, which must leave it closed. */
+static int x_open(struct pc_mapping **m, const char *name, unsigned flags)
+{
+	int r, tries = 0;
+
+	do {
+		uint64_t inj0 = inj_count();
+
+		r = pc_open(m, cache, be, name, flags);
+		if (!inj_enomem(r, inj0))
+			return r;
+		if (*m) {
+			fail("pc_open answered -ENOMEM but set the handle");
+			return -EFAULT;
+		}
+	} while (++tries < 1000);
+	return r;
+}
+
+/*
+ * pc_close after pc_sync: a -ENOMEM it answers is then an injected
+ * background error reported once, not lost data (the reopen's full read
+ * after it says if anything was lost).
+ */
+static int x_close(struct pc_mapping **m)
+{
+	int r = x_sync(*m, 0, 0);
+
+	if (r < 0)
+		return r;
+	r = pc_close(m);
+	return inj_enomem(r, 0) ? 0 : r;
+}
+
 /* ---- backend and cache setup ---- */
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -398,7 +506,24 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+static int backend_new_once(void);
+
+/* The backend, retried after an injected -ENOMEM. */
 static int backend_new(void)
+{
+	int r, tries = 0;
+	uint64_t inj0;
+
+	do {
+		inj0 = inj_count();
+		r = backend_new_once();
+	} while (inj_enomem(r, inj0) && ++tries < 1000);
+	if (r < 0)
+		fprintf(stderr, "pcx: backend %s: %s\n", cfg.backend, strerror(-r));
+	return r;
+}
+
+static int backend_new_once(void)
 {
 	int r;
 
@@ -410,14 +535,18 @@ static int backend_new(void)
 	} else {
 		r = pc_backend_file_new(&be, dir, strcmp(cfg.backend, "file") ? PC_FILE_DIRECT : 0);
 	}
-	if (r < 0)
-		fprintf(stderr, "pcx: backend %s: %s\n", cfg.backend, strerror(-r));
 	return r;
 }
 
 static int cache_new(void)
 {
-	int r = pc_cache_new(&cache, cfg.budget);
+	int r, tries = 0;
+	uint64_t inj0;
+
+	do {
+		inj0 = inj_count();
+		r = pc_cache_new(&cache, cfg.budget);
+	} while (inj_enomem(r, inj0) && ++tries < 1000);
 
 	if (r == 0 && cfg.wb_pct)
 		r = pc_cache_set_writeback(cache, cfg.wb_pct, cfg.wb_ms);
@@ -456,7 +585,7 @@ static uint64_t enomem_count(void)
 {
 	struct pc_stats st;
 
-	return pc_stats(cache, &st, sizeof(st)) == 0 ? st.enomem : 0;
+	return (pc_stats(cache, &st, sizeof(st)) == 0 ? st.enomem : 0) + inj_count();
 }
 
 /*
@@ -469,7 +598,8 @@ static bool reclaim_enomem(uint64_t enomem0, unsigned *tries)
 	if (!(cfg.tolerate & TOL_RECLAIM_ENOMEM) || enomem_count() == enomem0 || ++*tries > 1000)
 		return false;
 	nr_reclaim_enomem++;
-	nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	if (cfg.fail_site < 0)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	return true;
 }
 
@@ -478,7 +608,10 @@ static ssize_t x_io(struct pc_mapping *m, unsigned char *b, size_t len, uint64_t
 {
 	unsigned tries = 0;
 	size_t done = 0;
+	uint64_t size0 = 0, size;
 
+	if (write && pc_size(m, &size0) < 0)
+		return -EBADF;
 	for (;;) {
 		uint64_t enomem0 = enomem_count();
 		ssize_t r = write ? pc_write(m, b + done, len - done, off + done, 0)
@@ -486,6 +619,13 @@ static ssize_t x_io(struct pc_mapping *m, unsigned char *b, size_t len, uint64_t
 
 		if (r > 0)
 			done += (size_t)r;
+		if (write && done < len && inj_count() && pc_size(m, &size) == 0 &&
+		    size != (done && off + done > size0 ? off + done : size0)) {
+			/* A write that stopped must have grown the size only over what it wrote. */
+			fail("pc_write stopped after %zu bytes (%zd) but made the size %" PRIu64, done,
+			     r, size);
+			return -EFAULT;
+		}
 		if ((r < 0 && r != -ENOMEM) || (r >= 0 && done == len) ||
 		    !reclaim_enomem(enomem0, &tries))
 			return done ? (ssize_t)done : r;
@@ -592,7 +732,7 @@ static bool do_read(struct obj *o, const struct op *op, unsigned flags)
 {
 	uint64_t want = op->off < o->size ? (o->size - op->off < op->len ? o->size - op->off : op->len)
 					  : 0;
-	uint64_t enomem0 = enomem_count();
+	uint64_t enomem0 = enomem_count(), inj0 = inj_count();
 	ssize_t r;
 
 	memset(buf, CANARY, op->len + 1);
@@ -600,6 +740,8 @@ static bool do_read(struct obj *o, const struct op *op, unsigned flags)
 		  : x_io(o->m, buf, op->len, op->off, false);
 	if ((flags & PC_LOCKED) && locked_enomem(r, enomem0))
 		return true;
+	if ((flags & PC_NOWAIT) && inj_enomem(r, inj0))
+		return true;	/* a read changes nothing */
 	if ((flags & PC_LOCKED) && r > 0 && (uint64_t)r < want && locked_enomem(-ENOMEM, enomem0))
 		want = (uint64_t)r;	/* it stopped at the page it could not have */
 	if (flags & PC_NOWAIT) {
@@ -685,7 +827,7 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 			len = o->size - op->off;
 		if (op->mode == 1) {
 			fault_store(o, op, a, pg, 0, len / 2);
-			r = pc_sync(o->m, 0, 0);
+			r = x_sync(o->m, 0, 0);
 			ok = expect_r("pc_sync with a write pin held", r, 0);
 			fault_store(o, op, a, pg, len / 2, len);
 		} else if (op->mode == 4) {
@@ -697,7 +839,7 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 			/* A page pinned for write stays cached: -EBUSY. */
 			fault_store(o, op, a, pg, 0, len / 2);
 			pc_invalidate_lock(o->m);
-			r = pc_invalidate_range(o->m, pg, ps);
+			r = x_inval(o->m, pg, ps);
 			pc_invalidate_unlock(o->m);
 			ok = expect_r("pc_invalidate_range of a page pinned for write", r, -EBUSY);
 			fault_store(o, op, a, pg, len / 2, len);
@@ -721,7 +863,7 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		ssize_t rr;
 
 		pc_invalidate_lock(o->m);
-		r = pc_invalidate_range(o->m, pg, ps);
+		r = x_inval(o->m, pg, ps);
 		pc_invalidate_unlock(o->m);
 		if (r == -EBUSY && o->wp[pg / ps]) {
 			nr_wp_ebusy++;	/* it may have a write pin: it stays */
@@ -788,7 +930,7 @@ static bool do_inval(struct obj *o, const struct op *op)
 	int r;
 
 	pc_invalidate_lock(o->m);
-	r = pc_invalidate_range(o->m, op->off, op->len);
+	r = x_inval(o->m, op->off, op->len);
 	ok = expect_r("pc_invalidate_range", r, 0);
 	if (ok)
 		wp_clear(o, op->off, op->len);
@@ -833,7 +975,7 @@ static void dir_check(const char *name)
 
 static bool reopen(struct obj *o, unsigned flags)
 {
-	int r = pc_close(&o->m);
+	int r = x_close(&o->m);
 
 	if (!expect_r("pc_close", r, 0))
 		return false;
@@ -842,12 +984,13 @@ static bool reopen(struct obj *o, unsigned flags)
 		return false;
 	}
 	wp_clear(o, 0, 0);	/* pc_close wrote every page back */
-	r = pc_open(&o->m, cache, be, o->name, flags);
+	r = x_open(&o->m, o->name, flags);
 	if (!expect_r("pc_open", r, 0)) {
 		dir_check(o->name);
 		return false;
 	}
-	return true;
+	/* After an injected failure, nothing may have been lost. */
+	return !inj_count() || verify_full(o, "full read after a reopen");
 }
 
 /* Close everything, drop the cache (and the file backend), build them again. */
@@ -857,7 +1000,7 @@ static bool remount(void)
 	int r;
 
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
-		r = pc_close(&objs[i].m);
+		r = x_close(&objs[i].m);
 		if (!expect_r("pc_close", r, 0))
 			return false;
 		wp_clear(&objs[i], 0, 0);
@@ -870,7 +1013,7 @@ static bool remount(void)
 		return false;
 	}
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
-		r = pc_open(&objs[i].m, cache, be, objs[i].name, 0);
+		r = x_open(&objs[i].m, objs[i].name, 0);
 		if (!expect_r("pc_open after remount", r, 0)) {
 			dir_check(objs[i].name);
 			return false;
@@ -934,11 +1077,15 @@ static bool do_bad(struct obj *o, const struct op *op)
 		ok = ok && expect_r("pc_fault under the invalidate_lock", r, -EDEADLK);
 		pc_invalidate_unlock(o->m);
 		return ok;
-	default:
+	default: {
+		uint64_t inj0 = inj_count();
+
 		r = pc_open(&m2, cache, be, o->name, PC_CREAT);
 		if (r == 0)
 			pc_close(&m2);
-		return expect_r("a second pc_open of an open object", r, -EBUSY);
+		return inj_enomem(r, inj0) ||
+		       expect_r("a second pc_open of an open object", r, -EBUSY);
+	}
 	}
 }
 
@@ -963,7 +1110,7 @@ static bool run_op(const struct op *op)
 	case OP_PUNCH: ok = do_punch(o, op, false); break;
 	case OP_ZERO: ok = do_punch(o, op, true); break;
 	case OP_SYNC:
-		r = pc_sync(o->m, op->off, op->len);
+		r = x_sync(o->m, op->off, op->len);
 		ok = expect_r("pc_sync", r, 0);
 		if (ok)
 			wp_clear(o, op->off, op->len);
@@ -1312,6 +1459,7 @@ static void usage(void)
 		"           [--max-size BYTES] [--max-len BYTES] [--objects 1-3]\n"
 		"           [--writeback PERCENT,MS] [--verify-all] [--history N] [--log FILE]\n"
 		"           [--replay FILE] [--dir DIR] [--tolerate NAME[,NAME...]] [--quiet]\n"
+		"           [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]  (pcx_fi)\n"
 		"known bugs for --tolerate: locked-enomem, reclaim-enomem, wrmapped-storm, none\n");
 	exit(2);
 }
@@ -1337,6 +1485,33 @@ static uint64_t num_arg(const char *s)
 	return v;
 }
 
+/* --fail-site NAME: the site's number; pcx_fi only. */
+static int fail_site_arg(const char *name)
+{
+#ifdef PCX_FAIL_SWEEP
+	for (int i = 0; pc_inject_fail_name(i); i++)
+		if (!strcmp(pc_inject_fail_name(i), name))
+			return i;
+	fprintf(stderr, "pcx: no allocation site %s (--fail-list)\n", name);
+#else
+	(void)name;
+	fprintf(stderr, "pcx: --fail-site needs pcx_fi, from a -Dfault_inject=true build\n");
+#endif
+	exit(2);
+}
+
+/* --fail-list: the allocation sites, one a line. */
+static void fail_list(void)
+{
+#ifdef PCX_FAIL_SWEEP
+	for (int i = 0; pc_inject_fail_name(i); i++)
+		printf("%s\n", pc_inject_fail_name(i));
+	exit(0);
+#else
+	fail_site_arg(NULL);
+#endif
+}
+
 static void parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1355,6 +1530,10 @@ static void parse_args(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "tolerate", required_argument, NULL, 'T' },
+		{ "fail-site", required_argument, NULL, 'F' },
+		{ "fail-nth", required_argument, NULL, 'N' },
+		{ "fail-every", required_argument, NULL, 'E' },
+		{ "fail-list", no_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1386,11 +1565,21 @@ static void parse_args(int argc, char **argv)
 				usage();
 			cfg_set |= SET_TOLERATE;
 			break;
+		case 'F': cfg.fail_site = fail_site_arg(optarg); break;
+		case 'N': cfg.fail_nth = num_arg(optarg); break;
+		case 'E': cfg.fail_every = num_arg(optarg); break;
+		case 'Z': fail_list(); break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if (cfg.fail_site >= 0) {
+		if (!cfg.fail_nth)
+			cfg.fail_nth = 1;
+		/* What a refused allocation may cause, pcx checks as for these. */
+		cfg.tolerate |= TOL_LOCKED_ENOMEM | TOL_RECLAIM_ENOMEM;
+	}
 }
 
 static double now(void)
@@ -1443,8 +1632,21 @@ static bool final_check(void)
 }
 
 /* pcx could not start: an unreadable log, no memory, no backend. */
+/* --fail-site: how often the site was hit and failed (pcx-sweep.py reads this line). */
+static void fail_report(void)
+{
+#ifdef PCX_FAIL_SWEEP
+	if (cfg.fail_site >= 0)
+		printf("pcx: fail-site %s: %" PRIu64 " hits, %" PRIu64 " failed, %" PRIu64
+		       " -ENOMEM answers taken\n", pc_inject_fail_name(cfg.fail_site),
+		       pc_inject_fail_hits(cfg.fail_site), pc_inject_fail_count(),
+		       nr_inj_enomem + nr_locked_enomem + nr_reclaim_enomem);
+#endif
+}
+
 static int setup_failed(void)
 {
+	fail_report();
 	printf("0 passed, 1 failed\n");
 	return 1;
 }
@@ -1498,6 +1700,10 @@ int main(int argc, char **argv)
 		dir_dev = st.st_dev;
 		dir_ino = st.st_ino;
 	}
+#ifdef PCX_FAIL_SWEEP
+	if (cfg.fail_site >= 0)
+		pc_inject_fail_set(cfg.fail_site, cfg.fail_nth, cfg.fail_every);
+#endif
 	if (cache_new() < 0 || backend_new() < 0)
 		return setup_failed();
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
@@ -1508,7 +1714,7 @@ int main(int argc, char **argv)
 		o->wp = calloc(1, cfg.max_size / ps + 1);
 		if (!o->sh || !o->wp)
 			return setup_failed();
-		r = pc_open(&o->m, cache, be, o->name, PC_CREAT | PC_EXCL);
+		r = x_open(&o->m, o->name, PC_CREAT | PC_EXCL);
 		if (r < 0) {
 			fprintf(stderr, "pcx: pc_open %s: %s\n", o->name, strerror(-r));
 			return setup_failed();
@@ -1539,6 +1745,9 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (!failed) {
+#ifdef PCX_FAIL_SWEEP
+		pc_inject_fail_set(-1, 0, 0);	/* the final check fails nothing */
+#endif
 		final_check();	/* a failure there is reported as op N, after the last */
 	}
 	t = now() - t0;
@@ -1562,6 +1771,7 @@ int main(int argc, char **argv)
 		}
 		if (dir[0])
 			fprintf(stderr, "pcx: the file backend's directory is kept: %s\n", dir);
+		fail_report();
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
@@ -1597,6 +1807,7 @@ int main(int argc, char **argv)
 	free(pat);
 	free(hist);
 	free(replay_ops);
+	fail_report();
 	printf("1 passed, 0 failed\n");
 	return 0;
 }
