@@ -65,7 +65,10 @@
  *                   pages: reclaim leaves them to the flusher, which cannot
  *                   take the lock.  Tolerated only if pc_stats() counted a
  *                   refusal during the call, and pcx then checks that the
- *                   call changed nothing.
+ *                   call changed nothing.  Fixed: the lock holder writes
+ *                   those pages itself (lib/filemap.h,
+ *                   __pc_locked_writeback()); --fail-site still checks
+ *                   failed calls this way.
  *   reclaim-enomem  pc_read, pc_write, pc_fault or pc_readahead answers
  *                   -ENOMEM (or a short count) although pcx holds no pin:
  *                   reclaim gave up on a page that was only transiently
