@@ -729,7 +729,8 @@ int pc_backend_ram_new(struct pc_backend **out, uint64_t device_bytes)
 	/* Touched lazily: a large device costs only what its objects use. */
 	ram->stack = PC_FAIL(PC_FAIL_RAM_STACK) ? NULL :
 		     malloc((size_t)ram->nr_blocks * sizeof(*ram->stack));
-	base = PC_FAIL(PC_FAIL_RAM_DEVICE) ? MAP_FAILED : mmap(NULL, device_bytes, PROT_READ | PROT_WRITE,
+	base = PC_FAIL(PC_FAIL_RAM_DEVICE) ? MAP_FAILED :
+	       mmap(NULL, device_bytes, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base != MAP_FAILED)
 		ram->base = base;

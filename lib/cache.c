@@ -136,7 +136,8 @@ static void *pc_map_chunk(size_t bytes)
 	size_t head;
 
 	raw = PC_FAIL(PC_FAIL_CACHE_CHUNK) ? MAP_FAILED :
-	      mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	      mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
 	start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));

@@ -214,7 +214,8 @@ static struct pc_index_node *index_node_alloc(void)
 
 	if (fail && fail())
 		return NULL;
-	node = PC_FAIL(PC_FAIL_INDEX_NODE) ? NULL : aligned_alloc(PC_CACHELINE, PC_INDEX_NODE_ALLOC);
+	node = PC_FAIL(PC_FAIL_INDEX_NODE) ? NULL :
+	       aligned_alloc(PC_CACHELINE, PC_INDEX_NODE_ALLOC);
 	if (!node)
 		return NULL;
 	memset(node, 0, sizeof(*node));

@@ -7,7 +7,11 @@ Usage: pcx-sweep.py PCX_FI LIBDIR [--dir DIR] [--ops N] [--site NAME]
 First a static check: every allocation call in LIBDIR/*.c (malloc, calloc,
 realloc, strdup, strndup, aligned_alloc, posix_memalign, mmap) must carry
 its PC_FAIL(site) on the same line or the line before, so that no
-allocation can be added without an injection site.
+allocation can be added without an injection site.  Not sites: liburcu's
+and the C library's own allocations, io_uring_queue_init() (the file
+backend falls back to preadv/pwritev for good if the ring cannot be set
+up, and test_backend_file runs that path) and pthread_create() of the
+flusher (pc_open() answers its error; it is not an allocation of ours).
 
 Then, for every site that `PCX_FI --fail-list` names, on the RAM and the
 file backend, pcx runs a short workload with a tiny budget twice: failing
