@@ -196,6 +196,18 @@ static bool pc_cache_charge(struct pc_cache *c)
 	return true;
 }
 
+/*
+ * pc_stats().enomem counts pages refused to a caller that waits for room:
+ * the ones that become an -ENOMEM or a short count.  A @nowait page
+ * (readahead past what the reader asked for) is opportunistic: nobody sees
+ * its refusal, and counting it made "no -ENOMEM" checks fail under load.
+ */
+static void pc_cache_count_enomem(struct pc_cache *c, bool nowait)
+{
+	if (!nowait)
+		pc_stat_inc(c, PC_STAT_ENOMEM);
+}
+
 void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 {
 	void **pg;
@@ -210,7 +222,7 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 	 * unwritable, or locked.
 	 */
 	if (PC_FAIL(PC_FAIL_PAGE_DATA)) {
-		pc_stat_inc(c, PC_STAT_ENOMEM);	/* as if reclaim had freed nothing */
+		pc_cache_count_enomem(c, nowait);	/* as if reclaim had freed nothing */
 		return NULL;
 	}
 	for (int tries = 0; !pc_cache_charge(c); tries++) {
@@ -220,7 +232,7 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 		if (tries < (nowait ? 1 : 16) &&
 		    (pc_cache_reclaim(c, want, !nowait) || pc_cache_has_room(c)))
 			continue;
-		pc_stat_inc(c, PC_STAT_ENOMEM);
+		pc_cache_count_enomem(c, nowait);
 		return NULL;
 	}
 
@@ -230,7 +242,7 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 		pc_lockdep_release(&c->pool_lock);
 		pthread_mutex_unlock(&c->pool_lock);
 		__atomic_fetch_sub(&c->used, PC_PAGE_SIZE, __ATOMIC_RELAXED);
-		pc_stat_inc(c, PC_STAT_ENOMEM);
+		pc_cache_count_enomem(c, nowait);
 		return NULL;
 	}
 	pg = c->free_list;
