@@ -78,7 +78,8 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	uint64_t size;
 	int r;
 
-	if (!out || !c || !b || !name || !*name || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
+	if (!out || !c || !b || pc_backend_check_name(name) ||
+	    (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 	pc_rcu_register();
 	m = PC_FAIL(PC_FAIL_MAPPING) ? NULL : calloc(1, sizeof(*m));
