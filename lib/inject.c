@@ -35,6 +35,9 @@ static const char *const pc_fail_names[PC_FAIL_NR_SITES] = {
 	[PC_FAIL_RAM_CHUNK] = "ram_chunk",
 	[PC_FAIL_FILE] = "file",
 	[PC_FAIL_FILE_OBJ] = "file_obj",
+	[PC_FAIL_PMEM] = "pmem",
+	[PC_FAIL_PMEM_OBJ] = "pmem_obj",
+	[PC_FAIL_PMEM_PROBE] = "pmem_probe",
 };
 
 const char *pc_inject_fail_name(int site)

@@ -48,6 +48,9 @@ enum pc_fail_site {
 	PC_FAIL_RAM_CHUNK,	/* backend_ram.c: a chunk of an object's block map */
 	PC_FAIL_FILE,		/* backend_file.c: the backend */
 	PC_FAIL_FILE_OBJ,	/* backend_file.c: an open object */
+	PC_FAIL_PMEM,		/* backend_pmem.c: the backend */
+	PC_FAIL_PMEM_OBJ,	/* backend_pmem.c: an open object */
+	PC_FAIL_PMEM_PROBE,	/* backend_pmem.c: mmap probing for room to reserve */
 	PC_FAIL_NR_SITES
 };
 
