@@ -269,7 +269,8 @@ struct pc_stats {
 	uint64_t pages_cached;	/* pages in the cache now */
 	uint64_t bytes_cached;	/* page data bytes charged to the budget now */
 	uint64_t capacity;	/* the budget, in bytes */
-	uint64_t enomem;	/* pages refused because the budget was full */
+	uint64_t enomem;	/* pages refused because the budget was full (not
+				   readahead's pages past the request) */
 	uint64_t writebacks;	/* pages written to the backend */
 	uint64_t punches;	/* pc_punch and pc_zero_range calls that succeeded */
 	uint64_t truncates;	/* pc_truncate calls that succeeded */

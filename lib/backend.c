@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "mapping.h"
+#include "inject.h"
 
 /* The smallest table of version 1: up to and including destroy. */
 #define PC_BACKEND_OPS_V1_SIZE \
@@ -39,7 +40,7 @@ PC_API int pc_backend_new(struct pc_backend **out, const struct pc_backend_ops *
 	if (!o.open || !o.close || !o.unlink || !o.get_size || !o.set_size || !o.map ||
 	    !o.alloc || !o.free || !o.read || !o.write || !o.destroy)
 		return -EINVAL;
-	b = calloc(1, sizeof(*b));
+	b = PC_FAIL(PC_FAIL_BACKEND) ? NULL : calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	b->ops = o;

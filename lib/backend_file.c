@@ -113,6 +113,7 @@
 #include <pagecache/backend.h>
 
 #include "compiler.h"
+#include "inject.h"
 
 /* The unit of the library's block I/O; it must equal pc_page_size(). */
 #define FILE_PAGE		4096u
@@ -297,7 +298,7 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 	int fd, err;
 
 	file_assert_held(&fb->lock);
-	obj = calloc(1, sizeof(*obj) + len + 1);
+	obj = PC_FAIL(PC_FAIL_FILE_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
 	do
@@ -1055,7 +1056,7 @@ int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags
 	if (!out || !dir || (flags & ~PC_FILE_DIRECT))
 		return -EINVAL;
 
-	fb = calloc(1, sizeof(*fb));
+	fb = PC_FAIL(PC_FAIL_FILE) ? NULL : calloc(1, sizeof(*fb));
 	if (!fb)
 		return -ENOMEM;
 	fb->dirfd = -1;

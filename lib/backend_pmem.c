@@ -124,6 +124,7 @@
 #include <pagecache/backend.h>
 
 #include "compiler.h"
+#include "inject.h"
 
 /* The unit of the library's block I/O; it must equal pc_page_size(). */
 #define PMEM_PAGE		4096u
@@ -516,7 +517,8 @@ static int pmem_reserve(const struct pmem_backend *pb, struct pmem_obj *obj)
 	uintptr_t a = 0;
 
 	for (int tries = 0; tries < 8 && r == PMEM2_E_MAPPING_EXISTS; tries++) {
-		void *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		void *p = PC_FAIL(PC_FAIL_PMEM_PROBE) ? (errno = ENOMEM, MAP_FAILED) :
+			  mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 			       -1, 0);
 
 		if (p == MAP_FAILED)
@@ -581,11 +583,12 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 {
 	size_t len = strlen(name);
 	struct pmem_obj *obj;
+	bool created = false;
 	struct stat st;
 	int r;
 
 	pmem_assert_held(&pb->lock);
-	obj = calloc(1, sizeof(*obj) + len + 1);
+	obj = PC_FAIL(PC_FAIL_PMEM_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
 	if (pthread_mutex_init(&obj->lock, NULL)) {
@@ -593,9 +596,35 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 		return -ENOMEM;
 	}
 	memcpy(obj->name, name, len + 1);
-	do
-		obj->fd = openat(pb->dirfd, name, oflags, PMEM_MODE);
-	while (obj->fd < 0 && errno == EINTR);
+	/*
+	 * The steps after the open can fail (libpmem2 allocates; the
+	 * reservation needs address space), and a failed open must not leave
+	 * a file it created behind (G8): so tell whether we create it, by
+	 * opening an existing file first and creating with O_EXCL.
+	 */
+	for (;;) {
+		/* With O_EXCL, one try; else an existing file first. */
+		int fl = oflags & O_EXCL ? oflags : oflags & ~O_CREAT;
+
+		do
+			obj->fd = openat(pb->dirfd, name, fl, PMEM_MODE);
+		while (obj->fd < 0 && errno == EINTR);
+		if (obj->fd >= 0) {
+			created = (fl & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+			break;
+		}
+		if (errno != ENOENT || (fl & O_EXCL) || !(oflags & O_CREAT))
+			break;
+		do
+			obj->fd = openat(pb->dirfd, name, oflags | O_EXCL, PMEM_MODE);
+		while (obj->fd < 0 && errno == EINTR);
+		if (obj->fd >= 0) {
+			created = true;
+			break;
+		}
+		if (errno != EEXIST)
+			break;	/* EEXIST: made meanwhile by someone else: open that */
+	}
 	if (obj->fd < 0) {
 		r = -errno;
 		goto fail;
@@ -640,6 +669,8 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 fail:
 	if (obj->rsv)
 		(void)__pmem_unmap_from(pb, obj, 0);
+	if (created)
+		(void)unlinkat(pb->dirfd, name, 0);	/* as if never opened */
 	pmem_obj_free(pb, obj);
 	return r;
 }
@@ -1183,7 +1214,7 @@ PC_API int pc_backend_pmem_new(struct pc_backend **out, const char *dir, unsigne
 
 	if (!out || !dir || flags)
 		return -EINVAL;
-	pb = calloc(1, sizeof(*pb));
+	pb = PC_FAIL(PC_FAIL_PMEM) ? NULL : calloc(1, sizeof(*pb));
 	if (!pb)
 		return -ENOMEM;
 	pb->dirfd = -1;

@@ -71,6 +71,7 @@
 #include <pagecache/backend.h>
 
 #include "compiler.h"
+#include "inject.h"
 
 /* Block size of the device; it must equal pc_page_size(). */
 #define RAM_PAGE		4096u
@@ -261,7 +262,7 @@ static int __ram_prepare_chunks(struct ram_obj *obj, uint64_t pg, uint64_t end)
 		while (n <= clast)
 			n *= 2;
 		n = PC_MIN(n, (uint64_t)RAM_MAX_CHUNKS);
-		top = realloc(obj->top, n * sizeof(*top));
+		top = PC_FAIL(PC_FAIL_RAM_TOP) ? NULL : realloc(obj->top, n * sizeof(*top));
 		if (!top)
 			return -ENOMEM;
 		memset(top + obj->nr_top, 0, (n - obj->nr_top) * sizeof(*top));
@@ -274,7 +275,7 @@ static int __ram_prepare_chunks(struct ram_obj *obj, uint64_t pg, uint64_t end)
 
 		if (obj->top[ci])
 			continue;
-		c = malloc(sizeof(*c));
+		c = PC_FAIL(PC_FAIL_RAM_CHUNK) ? NULL : malloc(sizeof(*c));
 		if (!c) {
 			__ram_drop_empty_chunks(obj, cfirst, ci);
 			return -ENOMEM;
@@ -414,7 +415,7 @@ static int ram_open(void *priv, const char *name, unsigned flags, void **objp)
 			err = -ENOENT;
 			goto out;
 		}
-		obj = calloc(1, sizeof(*obj) + len + 1);
+		obj = PC_FAIL(PC_FAIL_RAM_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 		if (!obj) {
 			err = -ENOMEM;
 			goto out;
@@ -697,7 +698,7 @@ int pc_backend_ram_new(struct pc_backend **out, uint64_t device_bytes)
 	    device_bytes > RAM_MAX_BYTES)
 		return -EINVAL;
 
-	ram = calloc(1, sizeof(*ram));
+	ram = PC_FAIL(PC_FAIL_RAM) ? NULL : calloc(1, sizeof(*ram));
 	if (!ram)
 		return -ENOMEM;
 	if (pthread_mutex_init(&ram->lock, NULL)) {
@@ -707,8 +708,10 @@ int pc_backend_ram_new(struct pc_backend **out, uint64_t device_bytes)
 	ram->device_bytes = device_bytes;
 	ram->nr_blocks = (uint32_t)(device_bytes / RAM_PAGE);
 	/* Touched lazily: a large device costs only what its objects use. */
-	ram->stack = malloc((size_t)ram->nr_blocks * sizeof(*ram->stack));
-	base = mmap(NULL, device_bytes, PROT_READ | PROT_WRITE,
+	ram->stack = PC_FAIL(PC_FAIL_RAM_STACK) ? NULL :
+		     malloc((size_t)ram->nr_blocks * sizeof(*ram->stack));
+	base = PC_FAIL(PC_FAIL_RAM_DEVICE) ? MAP_FAILED :
+	       mmap(NULL, device_bytes, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base != MAP_FAILED)
 		ram->base = base;

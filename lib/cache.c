@@ -20,6 +20,7 @@
 #include "cache.h"
 #include "index.h"
 #include "page.h"
+#include "inject.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -76,7 +77,7 @@ PC_API int pc_cache_new(struct pc_cache **out, uint64_t capacity_bytes)
 	capacity_bytes &= ~(uint64_t)(PC_PAGE_SIZE - 1);
 	if (capacity_bytes == 0)
 		return -EINVAL;
-	c = aligned_alloc(PC_CACHELINE, sizeof(*c));
+	c = PC_FAIL(PC_FAIL_CACHE) ? NULL : aligned_alloc(PC_CACHELINE, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
@@ -134,7 +135,9 @@ static void *pc_map_chunk(size_t bytes)
 	char *raw, *start;
 	size_t head;
 
-	raw = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	raw = PC_FAIL(PC_FAIL_CACHE_CHUNK) ? MAP_FAILED :
+	      mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
 	start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
@@ -154,7 +157,7 @@ static int __pc_cache_grow(struct pc_cache *c)
 
 	if (c->nr_chunks == c->chunks_cap) {
 		size_t cap = c->chunks_cap ? c->chunks_cap * 2 : 16;
-		void **n = realloc(c->chunks, cap * sizeof(*n));
+		void **n = PC_FAIL(PC_FAIL_CACHE_CHUNKS) ? NULL : realloc(c->chunks, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
@@ -193,6 +196,18 @@ static bool pc_cache_charge(struct pc_cache *c)
 	return true;
 }
 
+/*
+ * pc_stats().enomem counts pages refused to a caller that waits for room:
+ * the ones that become an -ENOMEM or a short count.  A @nowait page
+ * (readahead past what the reader asked for) is opportunistic: nobody sees
+ * its refusal, and counting it made "no -ENOMEM" checks fail under load.
+ */
+static void pc_cache_count_enomem(struct pc_cache *c, bool nowait)
+{
+	if (!nowait)
+		pc_stat_inc(c, PC_STAT_ENOMEM);
+}
+
 void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 {
 	void **pg;
@@ -206,6 +221,10 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 	 * nothing and there is no room, everything is pinned, dirty and
 	 * unwritable, or locked.
 	 */
+	if (PC_FAIL(PC_FAIL_PAGE_DATA)) {
+		pc_cache_count_enomem(c, nowait);	/* as if reclaim had freed nothing */
+		return NULL;
+	}
 	for (int tries = 0; !pc_cache_charge(c); tries++) {
 		unsigned want = (unsigned)PC_MIN((uint64_t)PC_RECLAIM_WANT,
 						 (c->capacity >> PC_PAGE_SHIFT) / 16 + 1);
@@ -213,7 +232,7 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 		if (tries < (nowait ? 1 : 16) &&
 		    (pc_cache_reclaim(c, want, !nowait) || pc_cache_has_room(c)))
 			continue;
-		pc_stat_inc(c, PC_STAT_ENOMEM);
+		pc_cache_count_enomem(c, nowait);
 		return NULL;
 	}
 
@@ -223,7 +242,7 @@ void *pc_cache_alloc_data(struct pc_cache *c, bool nowait)
 		pc_lockdep_release(&c->pool_lock);
 		pthread_mutex_unlock(&c->pool_lock);
 		__atomic_fetch_sub(&c->used, PC_PAGE_SIZE, __ATOMIC_RELAXED);
-		pc_stat_inc(c, PC_STAT_ENOMEM);
+		pc_cache_count_enomem(c, nowait);
 		return NULL;
 	}
 	pg = c->free_list;

@@ -203,6 +203,15 @@ static int __pc_fill_page(struct pc_mapping *m, struct pc_page *p)
 	return __pc_read_pages(m, &p, 1, "fill_after_map");
 }
 
+bool __pc_locked_writeback(struct pc_mapping *m)
+{
+	if (pc_rwsem_held(&m->invalidate_lock) != PC_LOCK_EXCL ||
+	    !__atomic_load_n(&m->nr_dirty, __ATOMIC_RELAXED))
+		return false;
+	(void)__pc_writeback_range(m, 0, UINT64_MAX);
+	return true;
+}
+
 int __pc_add_page(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_page **out)
 {
 	struct pc_page *p;
@@ -246,6 +255,8 @@ int __pc_grab_page(struct pc_mapping *m, uint64_t index, bool fill, struct pc_pa
 			continue;
 		}
 		r = __pc_add_page(m, index, false, &p);
+		if (r == -ENOMEM && __pc_locked_writeback(m))
+			r = __pc_add_page(m, index, false, &p);	/* no page lock held here */
 		if (r == 0) {
 			pc_stat_inc(m->cache, PC_STAT_MISSES);
 			break;

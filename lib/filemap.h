@@ -23,6 +23,23 @@
 int __pc_add_page(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_page **out);
 
 /*
+ * A waiting allocation (__pc_add_page() with !nowait) of a caller that
+ * holds @m's invalidate_lock exclusive failed.  If @m has dirty pages, they
+ * may be what fills the budget, and only this thread can write them:
+ * reclaim leaves dirty pages to the flusher, and the flusher needs the lock
+ * shared.  So write them back here, as the invalidation calls do for the
+ * pages they drop; the caller then tries once more, and reclaim can evict
+ * them (doc/locking.md, "A full budget under the exclusive invalidate_lock").
+ * Returns true if it wrote, false if the caller does not hold the lock
+ * exclusive or @m has nothing dirty.  Call with no page lock held: the
+ * writeback locks pages, and wb_lock ranks below page locks.  Nobody else
+ * holds @m's wb_lock (writeback needs the invalidate_lock this thread
+ * holds).  A write error is recorded for the next pc_sync(), as the
+ * flusher's is.
+ */
+bool __pc_locked_writeback(struct pc_mapping *m);
+
+/*
  * Fill @n (at most PC_RA_MAX_PAGES) locked, not uptodate pages of @m, in
  * increasing index order (runs of consecutive indices, with gaps allowed):
  * map each run, zero holes and pages past EOF, read the mapped extents (all

@@ -94,6 +94,7 @@
 
 
 #include "index.h"
+#include "inject.h"
 
 _Static_assert(PC_INDEX_SHIFT >= 1 && PC_INDEX_SHIFT <= 8,
 	       "offset is a uint8_t and count a uint16_t");
@@ -213,7 +214,8 @@ static struct pc_index_node *index_node_alloc(void)
 
 	if (fail && fail())
 		return NULL;
-	node = aligned_alloc(PC_CACHELINE, PC_INDEX_NODE_ALLOC);
+	node = PC_FAIL(PC_FAIL_INDEX_NODE) ? NULL :
+	       aligned_alloc(PC_CACHELINE, PC_INDEX_NODE_ALLOC);
 	if (!node)
 		return NULL;
 	memset(node, 0, sizeof(*node));

@@ -15,7 +15,8 @@
  *                                             around pc_invalidate_range()
  *     -> invalidate_lock of a second mapping  pc_invalidate_lock_two(), lower
  *                                             address first (G7)
- *     -> wb_lock                              __pc_writeback_begin()
+ *     -> wb_lock                              __pc_writeback_begin(); also from a
+ *                                             full budget: __pc_locked_writeback()
  *        -> page lock                         __pc_writeback_batch(): the first page
  *                                             of a run; the rest by trylock
  *     -> page lock                            __pc_grab_page(), __pc_walk_range(),
@@ -40,7 +41,9 @@
  * across a call out of index.c or page.c.  Reclaim waits for the flusher with
  * reclaim_lock dropped, for a bounded time, and the flusher takes an
  * invalidate_lock only by trylock: so a thread that holds an invalidate_lock
- * while it allocates cannot deadlock with the flusher.
+ * while it allocates cannot deadlock with the flusher.  A holder of the
+ * exclusive lock whose waiting allocation fails writes its mapping's dirty
+ * pages itself (__pc_locked_writeback(), filemap.h), with no page lock held.
  * Cache hits take RCU only: pc_page_lookup().  A pc_read() hit on a readahead
  * trigger takes the invalidate_lock shared by trylock only (pc_ra_async()).
  * Readahead allocates the pages past the reader's with no reclaim wait, so a
@@ -56,6 +59,7 @@
 #include <pagecache.h>
 
 #include "filemap.h"
+#include "inject.h"
 
 static void pc_mapping_free(struct pc_mapping *m)
 {
@@ -78,10 +82,10 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	    (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 	pc_rcu_register();
-	m = calloc(1, sizeof(*m));
+	m = PC_FAIL(PC_FAIL_MAPPING) ? NULL : calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->name = strdup(name);
+	m->name = PC_FAIL(PC_FAIL_MAPPING_NAME) ? NULL : strdup(name);
 	if (!m->name) {
 		free(m);
 		return -ENOMEM;

@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "mapping.h"
 #include "page.h"
+#include "inject.h"
 
 #define PC_WAIT_BUCKETS 64
 
@@ -60,7 +61,7 @@ int pc_page_alloc(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_p
 {
 	struct pc_page *p;
 
-	p = malloc(sizeof(*p));
+	p = PC_FAIL(PC_FAIL_PAGE) ? NULL : malloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->data = pc_cache_alloc_data(m->cache, nowait);
@@ -200,18 +201,24 @@ void pc_page_wait_pins(struct pc_page *p, int mine)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* One page more or fewer dirty in @m.  Index lock held. */
-static void __pc_account_dirty(struct pc_mapping *m, int delta)
+/*
+ * One page more or fewer dirty in @m.  Index lock held.  @kick: new dirt,
+ * which wakes the flusher when it takes the cache to its dirty limit; a
+ * page writeback left dirty (!@kick) does not, and makes the mapping's
+ * dirty age start again (page.h, __pc_page_redirty()).
+ */
+static void __pc_account_dirty(struct pc_mapping *m, int delta, bool kick)
 {
 	struct pc_cache *c = m->cache;
 	uint64_t was;
 
 	if (delta > 0) {
 		was = __atomic_fetch_add(&m->nr_dirty, 1, __ATOMIC_RELAXED);
-		if (was == 0)
+		/* A redirty restarts the mapping's age, as the kernel's redirty_tail(). */
+		if (was == 0 || !kick)
 			__atomic_store_n(&m->dirtied_when, pc_now_ms(), __ATOMIC_RELAXED);
 		was = __atomic_fetch_add(&c->nr_dirty, 1, __ATOMIC_RELAXED);
-		if (was + 1 == c->dirty_limit)
+		if (kick && was + 1 == c->dirty_limit)
 			pc_flusher_kick(c);	/* crossing the line: write some back */
 	} else {
 		__atomic_fetch_sub(&m->nr_dirty, 1, __ATOMIC_RELAXED);
@@ -219,7 +226,7 @@ static void __pc_account_dirty(struct pc_mapping *m, int delta)
 	}
 }
 
-void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p)
+static void __pc_page_dirty(struct pc_mapping *m, struct pc_page *p, bool kick)
 {
 	pc_page_assert_locked(p);
 	if (pc_page_test(p, PG_DIRTY))
@@ -228,9 +235,19 @@ void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p)
 	if (!pc_page_test(p, PG_REMOVED)) {
 		pc_page_set_flag(p, PG_DIRTY);
 		__pc_index_set_mark(&m->pages, p->index, PC_MARK_DIRTY);
-		__pc_account_dirty(m, 1);
+		__pc_account_dirty(m, 1, kick);
 	}
 	pc_index_unlock(&m->pages);
+}
+
+void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p)
+{
+	__pc_page_dirty(m, p, true);
+}
+
+void __pc_page_redirty(struct pc_mapping *m, struct pc_page *p)
+{
+	__pc_page_dirty(m, p, false);
 }
 
 void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p)
@@ -242,7 +259,7 @@ void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p)
 	pc_page_clear_flag(p, PG_DIRTY);
 	if (!pc_page_test(p, PG_REMOVED)) {
 		__pc_index_clear_mark(&m->pages, p->index, PC_MARK_DIRTY);
-		__pc_account_dirty(m, -1);
+		__pc_account_dirty(m, -1, false);
 	}
 	pc_index_unlock(&m->pages);
 }
@@ -275,7 +292,7 @@ void __pc_page_remove(struct pc_mapping *m, struct pc_page *p)
 	pc_index_lock(&m->pages);
 	old = __pc_index_erase(&m->pages, p->index);
 	if (pc_page_test(p, PG_DIRTY))
-		__pc_account_dirty(m, -1);
+		__pc_account_dirty(m, -1, false);
 	pc_page_clear_flag(p, PG_DIRTY | PG_WRMAPPED);
 	pc_page_set_flag(p, PG_REMOVED);
 	pc_index_unlock(&m->pages);

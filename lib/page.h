@@ -174,6 +174,16 @@ void pc_page_wait_pins(struct pc_page *p, int mine);
  */
 void __pc_page_set_dirty(struct pc_mapping *m, struct pc_page *p);
 void __pc_page_clear_dirty(struct pc_mapping *m, struct pc_page *p);
+/*
+ * Writeback leaves the page it just wrote dirty again (a write pin still
+ * held, or the write failed).  The page counts as dirty, but this is not
+ * new dirt: it does not kick the flusher, whose own pass did it, and the
+ * mapping's dirty age starts again, so the flusher comes back to it only at
+ * its next tick over the dirty limit, a kick for new dirt, or the age
+ * limit; pc_sync() writes it as always.  This is the kernel's
+ * redirty_page_for_writepage() and redirty_tail().
+ */
+void __pc_page_redirty(struct pc_mapping *m, struct pc_page *p);
 /* PG_WRITEBACK and the index's writeback mark, together.  Page lock held. */
 void __pc_page_start_writeback(struct pc_mapping *m, struct pc_page *p);
 void __pc_page_end_writeback(struct pc_mapping *m, struct pc_page *p);

@@ -177,6 +177,8 @@ void __pc_readahead_pages(struct pc_mapping *m, struct pc_ra_window *w)
 			continue;
 		/* Pages past what the reader asked for are not worth a wait. */
 		r = __pc_add_page(m, index, index >= req_end, &p);
+		if (r == -ENOMEM && !n && index < req_end && __pc_locked_writeback(m))
+			r = __pc_add_page(m, index, false, &p);	/* no page of ours locked yet */
 		if (r == -EEXIST)
 			continue;	/* it appeared meanwhile: not ours */
 		if (r < 0) {

@@ -28,7 +28,13 @@
  *   being written --write error--> dirty, and the error is recorded
  * A page pinned for write (PG_WRMAPPED) may be stored into while it is
  * written, so if such a pin is seen before or after the copy, the page is
- * dirty again afterwards (see pc_wb_page_begin()).
+ * dirty again afterwards (see pc_wb_page_begin()).  Both ways back to dirty
+ * are redirties (__pc_page_redirty(), page.h): they do not kick the
+ * flusher.  Else a page held under a write pin, or one whose write keeps
+ * failing, with the cache at its dirty limit would kick the flusher into a
+ * new pass at the end of every pass that wrote it: thousands of writes a
+ * millisecond (pcx's wrmapped-storm).  The flusher still comes back to such
+ * a page once a tick while the cache is over its limit.
  *
  * Errors, as errseq_t.  Every failed write is recorded on the mapping with a
  * new sequence number (pc_wb_record_error()).  pc_sync() returns its own
@@ -129,13 +135,14 @@ static void pc_wb_page_end(struct pc_mapping *m, struct pc_wb_page *w)
 	__pc_page_end_writeback(m, p);
 	if (w->wrmapped && pinned_now)
 		pc_page_set_flag(p, PG_WRMAPPED);	/* the pin is still there */
+	/* Dirty again by writeback's own doing: no kick (page.h). */
 	if (w->result < 0) {
 		pc_wb_record_error(m, w->result);
-		__pc_page_set_dirty(m, p);
+		__pc_page_redirty(m, p);
 	} else {
 		pc_stat_inc(m->cache, PC_STAT_WRITEBACKS);
 		if (w->wrmapped && (w->pinned || pinned_now))
-			__pc_page_set_dirty(m, p);
+			__pc_page_redirty(m, p);
 	}
 	pc_page_unlock(p);
 	pc_page_release(p);

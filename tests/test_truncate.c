@@ -480,6 +480,51 @@ static void test_truncate_tail_zeroed_by_the_cache(void **state)
 	pc_cache_delete(&c);
 }
 
+/*
+ * locked-enomem: the budget is full of the mapping's own dirty pages, the
+ * flusher cannot take the invalidate_lock that a PC_LOCKED read, punch or
+ * truncate holds exclusive, and the call needs a page.  The lock holder
+ * writes those pages back itself and goes on (__pc_locked_writeback());
+ * before, it answered -ENOMEM.
+ */
+static void test_locked_caller_writes_own_dirt(void **state)
+{
+	struct fixture *f = fixture_new(8 * PS, 4 << 20);
+	char sh[10 * PS], b[PS];
+
+	(void)state;
+	fill_pattern(sh, sizeof(sh), 3);
+	assert_int_equal(pc_write(f->m, sh, sizeof(sh), 0, 0), (ssize_t)sizeof(sh));
+	assert_int_equal(pc_sync(f->m, 0, 0), 0);
+	pc_invalidate_lock(f->m);
+	assert_int_equal(pc_invalidate_range(f->m, 0, 0), 0);
+	/*
+	 * Under the lock, so the flusher cannot write them: pages 0-7 dirty,
+	 * the whole budget.  Page 8 is on the backend only.  A PC_LOCKED read
+	 * of it (G7) needs a page.
+	 */
+	fill_pattern(sh, 8 * PS, 4);
+	assert_int_equal(pc_write(f->m, sh, 8 * PS, 0, PC_LOCKED), 8 * PS);
+	assert_int_equal(stats_of(f->cache).dirty_pages, 8);
+	assert_int_equal(pc_read(f->m, b, PS, 8 * PS, PC_LOCKED), PS);
+	assert_memory_equal(b, sh + 8 * PS, PS);
+	assert_true(stats_of(f->cache).dirty_pages <= 1);	/* written back by the reader */
+	pc_invalidate_unlock(f->m);
+
+	/*
+	 * Punch and truncate take the lock themselves; whether the flusher
+	 * cleaned the pages first depends on timing, the answer does not.
+	 */
+	assert_int_equal(pc_write(f->m, sh, 8 * PS, 0, 0), 8 * PS);
+	assert_int_equal(pc_punch(f->m, 9 * PS + 100, 50), 0);
+	memset(sh + 9 * PS + 100, 0, 50);
+	assert_int_equal(pc_write(f->m, sh, 7 * PS, 0, 0), 7 * PS);
+	assert_int_equal(pc_truncate(f->m, 9 * PS + 1000), 0);
+	memset(sh + 9 * PS + 1000, 0, PS - 1000);
+	check_equal(f->m, sh, 9 * PS + 1000);
+	fixture_delete(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_punch_map_error_changes_nothing),
 		cmocka_unit_test(test_truncate_backend_error_keeps_size),
 		cmocka_unit_test(test_truncate_tail_zeroed_by_the_cache),
+		cmocka_unit_test(test_locked_caller_writes_own_dirt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

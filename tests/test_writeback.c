@@ -138,6 +138,83 @@ static void test_flusher_dirty_limit(void **state)
 	hbf_delete(&f);
 }
 
+/*
+ * A page held under a write pin is dirty again after each writeback (a
+ * store may have raced the copy), but that redirtying is writeback's own
+ * doing, not new dirt: with a dirty limit of one page it must not restart
+ * the flusher at once, which then wrote the page again, thousands of times
+ * a millisecond, for as long as the pin was held (pcx: wrmapped-storm).
+ * pc_sync still writes it, every time.
+ */
+static void test_write_pin_no_flusher_storm(void **state)
+{
+	struct hb_fixture f;
+	struct pc_page *p;
+	char a[PS];
+	uint64_t wb0, wb;
+
+	(void)state;
+	hbf_new(&f, 8 * PS);		/* dirty limit: 20 % of 8 pages, 1 page */
+	memset(a, 'W', sizeof(a));
+	assert_int_equal(pc_write(f.m, a, PS, 0, 0), PS);
+	assert_int_equal(pc_sync(f.m, 0, 0), 0);
+	wb0 = stats_of(f.c).writebacks;
+	assert_int_equal(pc_fault(f.m, 0, PC_FAULT_WRITE, &p), 0);	/* dirty: the limit */
+	usleep(50000);
+	wb = stats_of(f.c).writebacks - wb0;
+	/*
+	 * One pass at the crossing, then at most one a tick (2.5 s by
+	 * default): a few.  The old code did thousands here.
+	 */
+	assert_true(wb <= 4);
+	/*
+	 * pc_sync writes the pinned page, which stays dirty while pinned.
+	 * (Its wb_lock also orders our stores below after the flusher's copy.)
+	 */
+	assert_int_equal(pc_sync(f.m, 0, 0), 0);
+	assert_true(stats_of(f.c).writebacks - wb0 >= wb + 1);
+	assert_int_equal(stats_of(f.c).dirty_pages, 1);
+	((char *)pc_page_addr(p))[1] = 'x';
+	assert_int_equal(pc_sync(f.m, 0, 0), 0);
+	assert_int_equal(hb.dev[1], 'x');
+	pc_page_put(p);
+	wb = stats_of(f.c).writebacks - wb0;
+	usleep(20000);
+	assert_true(stats_of(f.c).writebacks - wb0 <= wb + 2);
+	hbf_delete(&f);
+}
+
+/*
+ * The same for a write that keeps failing: the page stays dirty, and the
+ * flusher retries it at its own pace, not in a loop that the redirtying
+ * restarts.  The error is reported once, and nothing is lost after it clears.
+ */
+static void test_write_error_no_flusher_storm(void **state)
+{
+	struct hb_fixture f;
+	char a[PS];
+	uint64_t errs;
+
+	(void)state;
+	hbf_new(&f, 8 * PS);
+	memset(a, 'F', sizeof(a));
+	hb.fail_writes = 1000000;
+	hb.write_errno = -EIO;
+	assert_int_equal(pc_write(f.m, a, PS, 0, 0), PS);	/* at the limit: a kick */
+	usleep(50000);
+	errs = stats_of(f.c).write_errors;	/* one per write attempt */
+	assert_true(errs >= 1);
+	assert_true(errs <= 4);
+	assert_int_equal(stats_of(f.c).dirty_pages, 1);
+	/* Its own error, and the flusher's, once; its wb_lock orders us after the flusher. */
+	assert_int_equal(pc_sync(f.m, 0, 0), -EIO);
+	hb.fail_writes = 0;
+	assert_int_equal(pc_sync(f.m, 0, 0), 0);
+	assert_int_equal(hb.dev[PS - 1], 'F');			/* nothing lost */
+	assert_int_equal(stats_of(f.c).dirty_pages, 0);
+	hbf_delete(&f);
+}
+
 /* Contiguous dirty pages go out as runs: with writev, one call per run. */
 static unsigned writev_calls, writev_pages;
 
@@ -245,6 +322,8 @@ int main(void)
 		cmocka_unit_test(test_close_reports_error),
 		cmocka_unit_test(test_flusher_writes_old_dirt),
 		cmocka_unit_test(test_flusher_dirty_limit),
+		cmocka_unit_test(test_write_pin_no_flusher_storm),
+		cmocka_unit_test(test_write_error_no_flusher_storm),
 		cmocka_unit_test(test_runs_use_writev),
 		cmocka_unit_test(test_writeback_marks),
 	};

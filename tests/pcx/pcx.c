@@ -16,12 +16,17 @@
  *   write      pc_write of bytes made from the op's seed; extends the size
  *   fread      pc_fault for read: the page, or -ENXIO at and past EOF; in
  *              mode 1 pc_invalidate_range drops the page while it is
- *              pinned: the pin keeps the old copy, a read refills it
+ *              pinned: the pin keeps the old copy, a read refills it.  If
+ *              the page may have a write pin (pcx took one since it last
+ *              knew the page written back: a sync, an inval, a close), the
+ *              call may instead keep it and answer -EBUSY, as pagecache.h
+ *              allows
  *   fwrite     pc_fault with PC_FAULT_WRITE, stores through pc_page_addr,
  *              pc_page_put; between two halves of the stores, mode 1 calls
  *              pc_sync with the pin held, mode 3 pc_invalidate_range (which
- *              must answer -EBUSY and keep the page); mode 2 reads the page
- *              with pc_read while pinned (it must see the stores)
+ *              must answer -EBUSY and keep the page), mode 4 sleeps for a
+ *              millisecond (rare); mode 2 reads the page with pc_read while
+ *              pinned (it must see the stores)
  *   truncate   down, up or to the same size
  *   punch      pc_punch; the size stays
  *   zero       pc_zero_range; grows the size
@@ -41,33 +46,57 @@
  *
  * After every op, pc_size of the object must equal the shadow size, and the
  * last page, faulted in, must match the shadow up to EOF and be zero past it;
- * a fault at EOF must answer -ENXIO.  --verify-all also reads every object in
- * full after every op.  At the end every object is compared in full, closed,
- * reopened and compared again.
+ * a fault at EOF must answer -ENXIO.  And writeback must not run away: an
+ * op may cause no more than 4 * (budget pages + pages the op spans) + 64
+ * page writebacks (pc_stats(); checked where that bound is below 10^5).
+ * --verify-all also reads every object in full after every op.  At the end
+ * every object is compared in full, closed, reopened and compared again.
  *
- * Eviction is a configuration, not an op: --budget sets the cache budget, and
- * a budget of a few pages makes reclaim evict (and write back) all the time.
+ * Eviction is a configuration, not an op: --budget sets the cache budget
+ * (default 0: the library's default, 256 MiB), and a budget of a few pages
+ * makes reclaim evict (and write back) all the time.
  *
  * --tolerate NAME[,NAME...]: do not fail on these known library bugs until
  * they are fixed, so that the CI runs keep guarding everything else; the
  * log's config line records them, and "none" clears the list.
- *   wrmapped-ebusy  pc_invalidate_range answers -EBUSY for a page pinned
- *                   only for read, if it was pinned for write since it was
- *                   last cleaned (PG_WRMAPPED outlives the write pin).
  *   locked-enomem   a call made under the exclusive invalidate_lock (punch,
  *                   zero, truncate; inval's PC_LOCKED read) answers -ENOMEM
  *                   when the budget is full of the mapping's own dirty
  *                   pages: reclaim leaves them to the flusher, which cannot
  *                   take the lock.  Tolerated only if pc_stats() counted a
  *                   refusal during the call, and pcx then checks that the
- *                   call changed nothing.
+ *                   call changed nothing.  Fixed: the lock holder writes
+ *                   those pages itself (lib/filemap.h,
+ *                   __pc_locked_writeback()); --fail-site still checks
+ *                   failed calls this way.
  *   reclaim-enomem  pc_read, pc_write, pc_fault or pc_readahead answers
  *                   -ENOMEM (or a short count) although pcx holds no pin:
- *                   reclaim gives up on a page that is only transiently
- *                   referenced, or on a flusher that did not get to run.
- *                   Seen with budgets of a few pages on a busy machine.
- *                   pcx waits 1 ms and retries the rest of the call, up to
- *                   1000 times, if pc_stats() counted a refusal.
+ *                   reclaim gave up on a page that was only transiently
+ *                   referenced (fixed in 109bb90), or on a flusher that
+ *                   did not get to run.  Seen with budgets of a few pages
+ *                   on a busy machine.  pcx waits 1 ms and retries the rest
+ *                   of the call, up to 1000 times, if pc_stats() counted a
+ *                   refusal.
+ *   wrmapped-storm  while a page is pinned for write and the cache is over
+ *                   its dirty limit, the flusher writes that page again and
+ *                   again (each write leaves it dirty, which kicks the
+ *                   flusher again): thousands of writebacks in one op.
+ *                   Fixed (writeback's redirty no longer kicks the
+ *                   flusher, lib/page.h); the name stays for old logs.
+ *
+ * Injected allocation failures (pcx_fi only: pcx linked with the static
+ * library of a -Dfault_inject=true build).  --fail-site NAME fails hit
+ * --fail-nth K (default 1) of that allocation site of the library
+ * (lib/inject.h; --fail-list names them), and with --fail-every N every
+ * N-th hit after it.  pcx then accepts -ENOMEM from a call only if a
+ * failure was injected meanwhile (from pc_sync and pc_close: at all, since
+ * they report background writeback's errors), and checks what the API
+ * promises: punch, zero, truncate and PC_LOCKED reads change nothing (as
+ * for locked-enomem); a write that stops grew the size only over what it
+ * wrote; pc_open leaves no handle; reads, writes, faults, readahead, syncs
+ * and invalidations are retried (reclaim-enomem), and a reopen reads the
+ * object back in full: nothing was lost.  The last lines say how often the
+ * site was hit and failed.  pcx-sweep.py runs this for every site.
  *
  * The op log.  Every op is one line, and the bytes an op writes are made
  * from the seed on its own line, so a log replays without the generator:
@@ -93,6 +122,7 @@
  *            [--objects 1-3] [--writeback PERCENT,MS] [--verify-all]
  *            [--history N] [--log FILE] [--replay FILE] [--dir DIR]
  *            [--tolerate NAME[,NAME...]] [--quiet]
+ *            [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]
  * Sizes take a k, m or g suffix, or p for pages: --budget 8p.  The file
  * and pmem backends work in a new directory under --dir (default $TMPDIR or
  * /tmp), removed at the end unless the run fails.  A build without
@@ -112,7 +142,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <pagecache.h>
+
+#ifdef PCX_FAIL_SWEEP
+#include "inject.h"	/* pcx_fi links the static library: the sites' controls */
+#endif
 
 #define MAX_OBJ 3
 #define CANARY 0xa5
@@ -125,7 +161,8 @@ enum op_kind {
 
 /*
  * The fields of each kind's log line, in order: o object, f offset (the new
- * size, for truncate), l length, s data seed, m mode.  Weights are per 1000.
+ * size, for truncate), l length, s data seed, m mode.  Weights are relative
+ * (they sum to about 1100).
  */
 static const struct {
 	const char *name;
@@ -164,7 +201,10 @@ static struct {
 	bool verify_all, quiet;
 	unsigned tolerate;	/* TOL_* */
 	const char *log_path, *replay_path, *dir;
+	int fail_site;		/* --fail-site, -1: none (pcx_fi only) */
+	uint64_t fail_nth, fail_every;
 } cfg = {
+	.fail_site = -1,
 	.backend = "ram", .nr_ops = 100000, .max_size = 4 << 20, .max_len = 128 << 10,
 	.history = 20,
 };
@@ -172,8 +212,8 @@ enum { SET_BACKEND = 1, SET_BUDGET = 2, SET_MAX_SIZE = 4, SET_OBJECTS = 8, SET_W
        SET_SEED = 32, SET_MAX_LEN = 64, SET_TOLERATE = 128 };
 
 /* Known library bugs that --tolerate names. */
-enum { TOL_WRMAPPED_EBUSY = 1, TOL_LOCKED_ENOMEM = 2, TOL_RECLAIM_ENOMEM = 4 };
-static const char *const tol_names[] = { "wrmapped-ebusy", "locked-enomem", "reclaim-enomem" };
+enum { TOL_LOCKED_ENOMEM = 1, TOL_RECLAIM_ENOMEM = 2, TOL_WRMAPPED_STORM = 4 };
+static const char *const tol_names[] = { "locked-enomem", "reclaim-enomem", "wrmapped-storm" };
 #define NR_TOL (sizeof(tol_names) / sizeof(tol_names[0]))
 static unsigned cfg_set;
 
@@ -182,12 +222,22 @@ struct obj {
 	char name[16];
 	unsigned char *sh;	/* the shadow: max_size bytes, zero at and past size */
 	uint64_t size;
+	/*
+	 * Per page: pcx took a write pin on it since it last knew the page
+	 * written back, so it may still look write-pinned (pagecache.h,
+	 * pc_invalidate_range).  Set by fwrite; cleared by a sync or an inval
+	 * over the page, and by close.  Never cleared too early: the flusher
+	 * may write the page back sooner, which only makes -EBUSY unlikely.
+	 */
+	unsigned char *wp;
 };
 
 static size_t ps;
 static struct pc_cache *cache;
 static struct pc_backend *be;
 static char dir[256];
+static dev_t dir_dev;			/* the directory pcx made, to tell if it went */
+static ino_t dir_ino;
 static struct obj objs[MAX_OBJ];
 static unsigned char *buf, *pat;	/* scratch, bufsz bytes each */
 static size_t bufsz;
@@ -200,8 +250,8 @@ static struct op *hist;			/* the last cfg.history ops, a ring */
 /* Counters for the summary; cache stats are summed over remounts. */
 static uint64_t kind_count[NR_OP_KINDS];
 static double kind_time[NR_OP_KINDS];
-static uint64_t nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem, nr_wrmapped_ebusy,
-	nr_reclaim_enomem;
+static uint64_t nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem, nr_wp_ebusy,
+	nr_reclaim_enomem, nr_wb_storm;
 static struct pc_stats st_sum;
 
 /* ---- random numbers and op data ---- */
@@ -366,6 +416,92 @@ static bool check_zero(const char *what, const unsigned char *got, size_t n, uin
 	return check_bytes(what, got, zeros, n, base);
 }
 
+/* ---- injected allocation failures (--fail-site, pcx_fi only) ---- */
+
+static uint64_t nr_inj_enomem;		/* -ENOMEM answers pcx accepted */
+
+/* Failures injected so far. */
+static uint64_t inj_count(void)
+{
+#ifdef PCX_FAIL_SWEEP
+	return cfg.fail_site >= 0 ? pc_inject_fail_count() : 0;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * @r is -ENOMEM and a failure was injected since @inj0 (for calls that
+ * report a background writeback's error, such as pc_sync: since the start,
+ * @inj0 = 0): accept it, and count it.
+ */
+static bool inj_enomem(long long r, uint64_t inj0)
+{
+	if (r != -ENOMEM || inj_count() == inj0)
+		return false;
+	nr_inj_enomem++;
+	return true;
+}
+
+/*
+ * pc_sync, retried while it answers an injected -ENOMEM: a page whose
+ * write failed stays dirty, and the error is reported once.
+ */
+static int x_sync(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	int r, tries = 0;
+
+	do
+		r = pc_sync(m, off, len);
+	while (inj_enomem(r, 0) && ++tries < 1000);
+	return r;
+}
+
+/* pc_invalidate_range (lock held), the same: a dirty page it could not write stays. */
+static int x_inval(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	int r, tries = 0;
+
+	do
+		r = pc_invalidate_range(m, off, len);
+	while (inj_enomem(r, 0) && ++tries < 1000);
+	return r;
+}
+
+/* pc_open, retried after an injected -ENOMEM, which must leave it closed. */
+static int x_open(struct pc_mapping **m, const char *name, unsigned flags)
+{
+	int r, tries = 0;
+
+	do {
+		uint64_t inj0 = inj_count();
+
+		r = pc_open(m, cache, be, name, flags);
+		if (!inj_enomem(r, inj0))
+			return r;
+		if (*m) {
+			fail("pc_open answered -ENOMEM but set the handle");
+			return -EFAULT;
+		}
+	} while (++tries < 1000);
+	return r;
+}
+
+/*
+ * pc_close after pc_sync: a -ENOMEM it answers is then an injected
+ * background error reported once, not lost data (the reopen's full read
+ * after it says if anything was lost).
+ */
+static int x_close(struct pc_mapping **m)
+{
+	int r = x_sync(*m, 0, 0);
+
+	if (r < 0)
+		return r;
+	r = pc_close(m);
+	return inj_enomem(r, 0) ? 0 : r;
+}
+
 /* ---- backend and cache setup ---- */
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -374,7 +510,24 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+static int backend_new_once(void);
+
+/* The backend, retried after an injected -ENOMEM. */
 static int backend_new(void)
+{
+	int r, tries = 0;
+	uint64_t inj0;
+
+	do {
+		inj0 = inj_count();
+		r = backend_new_once();
+	} while (inj_enomem(r, inj0) && ++tries < 1000);
+	if (r < 0 && !(r == -ENOTSUP && !strcmp(cfg.backend, "pmem")))	/* that is a skip */
+		fprintf(stderr, "pcx: backend %s: %s\n", cfg.backend, strerror(-r));
+	return r;
+}
+
+static int backend_new_once(void)
 {
 	int r;
 
@@ -388,14 +541,18 @@ static int backend_new(void)
 	} else {
 		r = pc_backend_file_new(&be, dir, strcmp(cfg.backend, "file") ? PC_FILE_DIRECT : 0);
 	}
-	if (r < 0)
-		fprintf(stderr, "pcx: backend %s: %s\n", cfg.backend, strerror(-r));
 	return r;
 }
 
 static int cache_new(void)
 {
-	int r = pc_cache_new(&cache, cfg.budget);
+	int r, tries = 0;
+	uint64_t inj0;
+
+	do {
+		inj0 = inj_count();
+		r = pc_cache_new(&cache, cfg.budget);
+	} while (inj_enomem(r, inj0) && ++tries < 1000);
 
 	if (r == 0 && cfg.wb_pct)
 		r = pc_cache_set_writeback(cache, cfg.wb_pct, cfg.wb_ms);
@@ -421,13 +578,20 @@ static void cache_delete(void)
 	pc_cache_delete(&cache);
 }
 
-/* ---- calls retried on a known bug (--tolerate reclaim-enomem) ---- */
+/* ---- cache counters, and calls retried on a known bug (reclaim-enomem) ---- */
+
+static uint64_t writeback_count(void)
+{
+	struct pc_stats st;
+
+	return pc_stats(cache, &st, sizeof(st)) == 0 ? st.writebacks : 0;
+}
 
 static uint64_t enomem_count(void)
 {
 	struct pc_stats st;
 
-	return pc_stats(cache, &st, sizeof(st)) == 0 ? st.enomem : 0;
+	return (pc_stats(cache, &st, sizeof(st)) == 0 ? st.enomem : 0) + inj_count();
 }
 
 /*
@@ -440,7 +604,8 @@ static bool reclaim_enomem(uint64_t enomem0, unsigned *tries)
 	if (!(cfg.tolerate & TOL_RECLAIM_ENOMEM) || enomem_count() == enomem0 || ++*tries > 1000)
 		return false;
 	nr_reclaim_enomem++;
-	nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	if (cfg.fail_site < 0)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	return true;
 }
 
@@ -449,7 +614,10 @@ static ssize_t x_io(struct pc_mapping *m, unsigned char *b, size_t len, uint64_t
 {
 	unsigned tries = 0;
 	size_t done = 0;
+	uint64_t size0 = 0, size;
 
+	if (write && pc_size(m, &size0) < 0)
+		return -EBADF;
 	for (;;) {
 		uint64_t enomem0 = enomem_count();
 		ssize_t r = write ? pc_write(m, b + done, len - done, off + done, 0)
@@ -457,6 +625,13 @@ static ssize_t x_io(struct pc_mapping *m, unsigned char *b, size_t len, uint64_t
 
 		if (r > 0)
 			done += (size_t)r;
+		if (write && done < len && inj_count() && pc_size(m, &size) == 0 &&
+		    size != (done && off + done > size0 ? off + done : size0)) {
+			/* A write that stopped must have grown the size only over what it wrote. */
+			fail("pc_write stopped after %zu bytes (%zd) but made the size %" PRIu64, done,
+			     r, size);
+			return -EFAULT;
+		}
 		if ((r < 0 && r != -ENOMEM) || (r >= 0 && done == len) ||
 		    !reclaim_enomem(enomem0, &tries))
 			return done ? (ssize_t)done : r;
@@ -563,7 +738,7 @@ static bool do_read(struct obj *o, const struct op *op, unsigned flags)
 {
 	uint64_t want = op->off < o->size ? (o->size - op->off < op->len ? o->size - op->off : op->len)
 					  : 0;
-	uint64_t enomem0 = enomem_count();
+	uint64_t enomem0 = enomem_count(), inj0 = inj_count();
 	ssize_t r;
 
 	memset(buf, CANARY, op->len + 1);
@@ -571,6 +746,8 @@ static bool do_read(struct obj *o, const struct op *op, unsigned flags)
 		  : x_io(o->m, buf, op->len, op->off, false);
 	if ((flags & PC_LOCKED) && locked_enomem(r, enomem0))
 		return true;
+	if ((flags & PC_NOWAIT) && inj_enomem(r, inj0))
+		return true;	/* a read changes nothing */
 	if ((flags & PC_LOCKED) && r > 0 && (uint64_t)r < want && locked_enomem(-ENOMEM, enomem0))
 		want = (uint64_t)r;	/* it stopped at the page it could not have */
 	if (flags & PC_NOWAIT) {
@@ -656,14 +833,19 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 			len = o->size - op->off;
 		if (op->mode == 1) {
 			fault_store(o, op, a, pg, 0, len / 2);
-			r = pc_sync(o->m, 0, 0);
+			r = x_sync(o->m, 0, 0);
 			ok = expect_r("pc_sync with a write pin held", r, 0);
+			fault_store(o, op, a, pg, len / 2, len);
+		} else if (op->mode == 4) {
+			/* A slow writer: the pin is held for a millisecond. */
+			fault_store(o, op, a, pg, 0, len / 2);
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 			fault_store(o, op, a, pg, len / 2, len);
 		} else if (op->mode == 3) {
 			/* A page pinned for write stays cached: -EBUSY. */
 			fault_store(o, op, a, pg, 0, len / 2);
 			pc_invalidate_lock(o->m);
-			r = pc_invalidate_range(o->m, pg, ps);
+			r = x_inval(o->m, pg, ps);
 			pc_invalidate_unlock(o->m);
 			ok = expect_r("pc_invalidate_range of a page pinned for write", r, -EBUSY);
 			fault_store(o, op, a, pg, len / 2, len);
@@ -687,11 +869,13 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		ssize_t rr;
 
 		pc_invalidate_lock(o->m);
-		r = pc_invalidate_range(o->m, pg, ps);
+		r = x_inval(o->m, pg, ps);
 		pc_invalidate_unlock(o->m);
-		if (r == -EBUSY && (cfg.tolerate & TOL_WRMAPPED_EBUSY)) {
-			nr_wrmapped_ebusy++;	/* known bug: see --tolerate */
+		if (r == -EBUSY && o->wp[pg / ps]) {
+			nr_wp_ebusy++;	/* it may have a write pin: it stays */
 			r = 0;
+		} else if (r == 0) {
+			o->wp[pg / ps] = 0;
 		}
 		ok = expect_r("pc_invalidate_range of a page pinned for read", r, 0) &&
 		     check_bytes("page pinned for read, after pc_invalidate_range", a, o->sh + pg, n,
@@ -702,7 +886,19 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		       check_bytes("pc_read after pc_invalidate_range", buf, o->sh + pg, n, pg);
 	}
 	pc_page_put(p);
+	if (write)
+		o->wp[pg / ps] = 1;
 	return ok;
+}
+
+/* Pages [off, off + len) (len 0: to EOF) were written back: no write pin now. */
+static void wp_clear(struct obj *o, uint64_t off, uint64_t len)
+{
+	uint64_t first = off / ps, end = len && off + len < cfg.max_size ?
+					  (off + len - 1) / ps + 1 : cfg.max_size / ps;
+
+	if (first < end)
+		memset(o->wp + first, 0, end - first);
 }
 
 static bool do_truncate(struct obj *o, const struct op *op)
@@ -740,8 +936,10 @@ static bool do_inval(struct obj *o, const struct op *op)
 	int r;
 
 	pc_invalidate_lock(o->m);
-	r = pc_invalidate_range(o->m, op->off, op->len);
+	r = x_inval(o->m, op->off, op->len);
 	ok = expect_r("pc_invalidate_range", r, 0);
+	if (ok)
+		wp_clear(o, op->off, op->len);
 	if (ok && op->mode == 1) {
 		/* G7: the holder of the exclusive lock still populates pages. */
 		struct op rd = *op;
@@ -755,9 +953,35 @@ static bool do_inval(struct obj *o, const struct op *op)
 	return ok;
 }
 
+/*
+ * After an open failed: say so if the file backend's directory, or the
+ * object's host file, is gone or was replaced.  pcx never removes either
+ * while it runs, and neither does the library (only pc_backend_unlink(),
+ * which pcx does not call), so that is someone else cleaning up the temp
+ * directory under a running pcx (how pcx_file_disk_tiny and
+ * pcx_file_direct once failed with -ENOENT in /tmp); the CI runs work in
+ * the build tree for that reason.
+ */
+static void dir_check(const char *name)
+{
+	char path[sizeof(dir) + 32];
+	struct stat st;
+
+	if (!dir[0])
+		return;
+	if (stat(dir, &st) < 0 || st.st_dev != dir_dev || st.st_ino != dir_ino) {
+		fprintf(stderr, "pcx: %s was removed or replaced under pcx, not by it nor by the"
+			" library: someone cleaned up the temp directory\n", dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (stat(path, &st) < 0)
+		fprintf(stderr, "pcx: the host file %s is gone: %s\n", path, strerror(errno));
+}
+
 static bool reopen(struct obj *o, unsigned flags)
 {
-	int r = pc_close(&o->m);
+	int r = x_close(&o->m);
 
 	if (!expect_r("pc_close", r, 0))
 		return false;
@@ -765,8 +989,14 @@ static bool reopen(struct obj *o, unsigned flags)
 		fail("pc_close left the handle set");
 		return false;
 	}
-	r = pc_open(&o->m, cache, be, o->name, flags);
-	return expect_r("pc_open", r, 0);
+	wp_clear(o, 0, 0);	/* pc_close wrote every page back */
+	r = x_open(&o->m, o->name, flags);
+	if (!expect_r("pc_open", r, 0)) {
+		dir_check(o->name);
+		return false;
+	}
+	/* After an injected failure, nothing may have been lost. */
+	return !inj_count() || verify_full(o, "full read after a reopen");
 }
 
 /* Close everything, drop the cache (and the file backend), build them again. */
@@ -776,9 +1006,10 @@ static bool remount(void)
 	int r;
 
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
-		r = pc_close(&objs[i].m);
+		r = x_close(&objs[i].m);
 		if (!expect_r("pc_close", r, 0))
 			return false;
+		wp_clear(&objs[i], 0, 0);
 	}
 	cache_delete();
 	if (file)
@@ -788,9 +1019,11 @@ static bool remount(void)
 		return false;
 	}
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
-		r = pc_open(&objs[i].m, cache, be, objs[i].name, 0);
-		if (!expect_r("pc_open after remount", r, 0))
+		r = x_open(&objs[i].m, objs[i].name, 0);
+		if (!expect_r("pc_open after remount", r, 0)) {
+			dir_check(objs[i].name);
 			return false;
+		}
 	}
 	for (unsigned i = 0; i < cfg.nr_obj; i++)
 		if (!check_obj(&objs[i]) || !verify_full(&objs[i], "full read after remount"))
@@ -850,11 +1083,15 @@ static bool do_bad(struct obj *o, const struct op *op)
 		ok = ok && expect_r("pc_fault under the invalidate_lock", r, -EDEADLK);
 		pc_invalidate_unlock(o->m);
 		return ok;
-	default:
+	default: {
+		uint64_t inj0 = inj_count();
+
 		r = pc_open(&m2, cache, be, o->name, PC_CREAT);
 		if (r == 0)
 			pc_close(&m2);
-		return expect_r("a second pc_open of an open object", r, -EBUSY);
+		return inj_enomem(r, inj0) ||
+		       expect_r("a second pc_open of an open object", r, -EBUSY);
+	}
 	}
 }
 
@@ -864,6 +1101,8 @@ static bool run_op(const struct op *op)
 	struct obj *o = &objs[op->obj];
 	bool ok;
 	int r;
+
+	uint64_t wb0 = writeback_count(), wb, bound;
 
 	cur = op;
 	kind_count[op->kind]++;
@@ -877,8 +1116,10 @@ static bool run_op(const struct op *op)
 	case OP_PUNCH: ok = do_punch(o, op, false); break;
 	case OP_ZERO: ok = do_punch(o, op, true); break;
 	case OP_SYNC:
-		r = pc_sync(o->m, op->off, op->len);
+		r = x_sync(o->m, op->off, op->len);
 		ok = expect_r("pc_sync", r, 0);
+		if (ok)
+			wp_clear(o, op->off, op->len);
 		break;
 	case OP_INVAL: ok = do_inval(o, op); break;
 	case OP_READAHEAD:
@@ -892,6 +1133,18 @@ static bool run_op(const struct op *op)
 	ok = ok && check_obj(o);
 	for (unsigned i = 0; ok && cfg.verify_all && i < cfg.nr_obj; i++)
 		ok = verify_full(&objs[i], "--verify-all full read");
+	/* A remount starts a new cache, and with it new stats. */
+	bound = 4 * ((cfg.budget ? cfg.budget : PC_CACHE_DEFAULT_CAPACITY) / ps + op->len / ps + 2) + 64;
+	wb = writeback_count() - wb0;
+	if (ok && op->kind != OP_REMOUNT && bound < 100000 && wb > bound) {
+		if (cfg.tolerate & TOL_WRMAPPED_STORM) {
+			nr_wb_storm++;
+		} else {
+			fail("%" PRIu64 " pages written back during the op, more than %" PRIu64, wb,
+			     bound);
+			ok = false;
+		}
+	}
 	return ok && !failed;
 }
 
@@ -989,6 +1242,8 @@ static void gen_op(struct gen *g, struct op *op)
 	case OP_FWRITE:
 		op->len = 1 + rnd(&g->rng, ps);
 		op->mode = (unsigned)rnd(&g->rng, 5) % 4;	/* 0 twice as often */
+		if (rnd(&g->rng, 256) == 0)
+			op->mode = 4;
 		break;
 	case OP_TRUNCATE:
 		switch (rnd(&g->rng, 6)) {
@@ -1210,7 +1465,8 @@ static void usage(void)
 		"           [--max-size BYTES] [--max-len BYTES] [--objects 1-3]\n"
 		"           [--writeback PERCENT,MS] [--verify-all] [--history N] [--log FILE]\n"
 		"           [--replay FILE] [--dir DIR] [--tolerate NAME[,NAME...]] [--quiet]\n"
-		"known bugs for --tolerate: wrmapped-ebusy, locked-enomem, reclaim-enomem, none\n");
+		"           [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]  (pcx_fi)\n"
+		"known bugs for --tolerate: locked-enomem, reclaim-enomem, wrmapped-storm, none\n");
 	exit(2);
 }
 
@@ -1235,6 +1491,33 @@ static uint64_t num_arg(const char *s)
 	return v;
 }
 
+/* --fail-site NAME: the site's number; pcx_fi only. */
+static int fail_site_arg(const char *name)
+{
+#ifdef PCX_FAIL_SWEEP
+	for (int i = 0; pc_inject_fail_name(i); i++)
+		if (!strcmp(pc_inject_fail_name(i), name))
+			return i;
+	fprintf(stderr, "pcx: no allocation site %s (--fail-list)\n", name);
+#else
+	(void)name;
+	fprintf(stderr, "pcx: --fail-site needs pcx_fi, from a -Dfault_inject=true build\n");
+#endif
+	exit(2);
+}
+
+/* --fail-list: the allocation sites, one a line. */
+static void fail_list(void)
+{
+#ifdef PCX_FAIL_SWEEP
+	for (int i = 0; pc_inject_fail_name(i); i++)
+		printf("%s\n", pc_inject_fail_name(i));
+	exit(0);
+#else
+	fail_site_arg(NULL);
+#endif
+}
+
 static void parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1253,6 +1536,10 @@ static void parse_args(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "tolerate", required_argument, NULL, 'T' },
+		{ "fail-site", required_argument, NULL, 'F' },
+		{ "fail-nth", required_argument, NULL, 'N' },
+		{ "fail-every", required_argument, NULL, 'E' },
+		{ "fail-list", no_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1284,11 +1571,21 @@ static void parse_args(int argc, char **argv)
 				usage();
 			cfg_set |= SET_TOLERATE;
 			break;
+		case 'F': cfg.fail_site = fail_site_arg(optarg); break;
+		case 'N': cfg.fail_nth = num_arg(optarg); break;
+		case 'E': cfg.fail_every = num_arg(optarg); break;
+		case 'Z': fail_list(); break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if (cfg.fail_site >= 0) {
+		if (!cfg.fail_nth)
+			cfg.fail_nth = 1;
+		/* What a refused allocation may cause, pcx checks as for these. */
+		cfg.tolerate |= TOL_LOCKED_ENOMEM | TOL_RECLAIM_ENOMEM;
+	}
 }
 
 static double now(void)
@@ -1327,19 +1624,41 @@ static void print_history(uint64_t upto)
 /* Compare every object in full, close, reopen, compare again. */
 static bool final_check(void)
 {
-	for (unsigned i = 0; i < cfg.nr_obj; i++)
-		if (!verify_full(&objs[i], "final full read"))
+	static struct op fin = { .kind = OP_REOPEN };	/* what a failure names */
+
+	cur = &fin;
+	for (fin.obj = 0; fin.obj < cfg.nr_obj; fin.obj++)
+		if (!verify_full(&objs[fin.obj], "final full read"))
 			return false;
-	for (unsigned i = 0; i < cfg.nr_obj; i++)
-		if (!reopen(&objs[i], 0) || !check_obj(&objs[i]) ||
-		    !verify_full(&objs[i], "full read after the final reopen"))
+	for (fin.obj = 0; fin.obj < cfg.nr_obj; fin.obj++)
+		if (!reopen(&objs[fin.obj], 0) || !check_obj(&objs[fin.obj]) ||
+		    !verify_full(&objs[fin.obj], "full read after the final reopen"))
 			return false;
 	return true;
 }
 
+/* pcx could not start: an unreadable log, no memory, no backend. */
+/* --fail-site: how often the site was hit and failed (pcx-sweep.py reads this line). */
+static void fail_report(void)
+{
+#ifdef PCX_FAIL_SWEEP
+	if (cfg.fail_site >= 0)
+		printf("pcx: fail-site %s: %" PRIu64 " hits, %" PRIu64 " failed, %" PRIu64
+		       " -ENOMEM answers taken\n", pc_inject_fail_name(cfg.fail_site),
+		       pc_inject_fail_hits(cfg.fail_site), pc_inject_fail_count(),
+		       nr_inj_enomem + nr_locked_enomem + nr_reclaim_enomem);
+#endif
+}
+
+static int setup_failed(void)
+{
+	fail_report();
+	printf("0 passed, 1 failed\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	struct op final_op = { .kind = OP_REOPEN };
 	uint64_t n;
 	struct gen g;
 	double t0, t;
@@ -1348,7 +1667,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	if (cfg.replay_path && load_replay(cfg.replay_path) < 0)
-		return 2;
+		return setup_failed();
 	ps = pc_page_size();
 	if (!(cfg_set & SET_SEED) && !cfg.replay_path)
 		cfg.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
@@ -1366,26 +1685,33 @@ int main(int argc, char **argv)
 	pat = malloc(bufsz);
 	hist = calloc(cfg.history, sizeof(*hist));
 	if (!buf || !pat || !hist)
-		return 2;
+		return setup_failed();
 	for (uint64_t i = 0; i < replay_nr; i++)
 		if (!op_fits(&replay_ops[i])) {
 			fprintf(stderr, "pcx: op %" PRIu64 " of the log does not fit %u objects of"
 				" --max-size %" PRIu64 " and --max-len %" PRIu64 "\n", i, cfg.nr_obj,
 				cfg.max_size, cfg.max_len);
-			return 2;
+			return setup_failed();
 		}
 
 	if (strcmp(cfg.backend, "ram")) {
 		const char *tmp = cfg.dir ? cfg.dir : getenv("TMPDIR");
+		struct stat st;
 
 		snprintf(dir, sizeof(dir), "%s/pcx-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(dir)) {
-			perror("mkdtemp");
-			return 2;
+		if (!mkdtemp(dir) || stat(dir, &st) < 0) {
+			perror(dir);
+			return setup_failed();
 		}
+		dir_dev = st.st_dev;
+		dir_ino = st.st_ino;
 	}
+#ifdef PCX_FAIL_SWEEP
+	if (cfg.fail_site >= 0)
+		pc_inject_fail_set(cfg.fail_site, cfg.fail_nth, cfg.fail_every);
+#endif
 	if (cache_new() < 0)
-		return 2;
+		return setup_failed();
 	r = backend_new();
 	if (r == -ENOTSUP && !strcmp(cfg.backend, "pmem")) {
 		printf("pcx: no pmem backend in this build (no libpmem2): skipped\n");
@@ -1393,18 +1719,19 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	if (r < 0)
-		return 2;
+		return setup_failed();
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
 		struct obj *o = &objs[i];
 
 		snprintf(o->name, sizeof(o->name), "obj%u", i);
 		o->sh = calloc(1, cfg.max_size + ps);
-		if (!o->sh)
-			return 2;
-		r = pc_open(&o->m, cache, be, o->name, PC_CREAT | PC_EXCL);
+		o->wp = calloc(1, cfg.max_size / ps + 1);
+		if (!o->sh || !o->wp)
+			return setup_failed();
+		r = x_open(&o->m, o->name, PC_CREAT | PC_EXCL);
 		if (r < 0) {
 			fprintf(stderr, "pcx: pc_open %s: %s\n", o->name, strerror(-r));
-			return 2;
+			return setup_failed();
 		}
 	}
 	if (!cfg.quiet) {
@@ -1432,8 +1759,10 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (!failed) {
-		cur = &final_op;
-		final_check();
+#ifdef PCX_FAIL_SWEEP
+		pc_inject_fail_set(-1, 0, 0);	/* the final check fails nothing */
+#endif
+		final_check();	/* a failure there is reported as op N, after the last */
 	}
 	t = now() - t0;
 
@@ -1456,6 +1785,7 @@ int main(int argc, char **argv)
 		}
 		if (dir[0])
 			fprintf(stderr, "pcx: the file backend's directory is kept: %s\n", dir);
+		fail_report();
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
@@ -1465,6 +1795,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
 		pc_close(&objs[i].m);
 		free(objs[i].sh);
+		free(objs[i].wp);
 	}
 	cache_delete();
 	pc_backend_delete(&be);
@@ -1476,9 +1807,10 @@ int main(int argc, char **argv)
 		for (int k = 0; k < NR_OP_KINDS; k++)
 			printf(" %s %" PRIu64 " %.2f", ops[k].name, kind_count[k], kind_time[k]);
 		printf("\npcx: nowait: %" PRIu64 " -EAGAIN, %" PRIu64 " short; faults past EOF: %" PRIu64
-		       "; tolerated: locked-enomem %" PRIu64 ", wrmapped-ebusy %" PRIu64
-		       ", reclaim-enomem %" PRIu64 "\n", nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem,
-		       nr_wrmapped_ebusy, nr_reclaim_enomem);
+		       "; -EBUSY for a page that may have a write pin: %" PRIu64
+		       "\npcx: tolerated: locked-enomem %" PRIu64 ", reclaim-enomem %" PRIu64
+		       ", wrmapped-storm %" PRIu64 "\n", nowait_eagain, nowait_short, fault_enxio,
+		       nr_wp_ebusy, nr_locked_enomem, nr_reclaim_enomem, nr_wb_storm);
 		printf("pcx: cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " fills, %" PRIu64
 		       " hole fills, %" PRIu64 " evictions, %" PRIu64 " writebacks, %" PRIu64
 		       " flusher runs, %" PRIu64 " -ENOMEM\n", st_sum.hits, st_sum.misses, st_sum.fills,
@@ -1489,6 +1821,7 @@ int main(int argc, char **argv)
 	free(pat);
 	free(hist);
 	free(replay_ops);
+	fail_report();
 	printf("1 passed, 0 failed\n");
 	return 0;
 }
