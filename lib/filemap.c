@@ -39,6 +39,7 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 #include "inject.h"
 
@@ -313,7 +314,7 @@ static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
 			   enum pc_ra_mode *mode, unsigned flags, struct pc_page **out)
 {
 	bool locked = flags & PC_LOCKED;
-	struct pc_page *p = pc_page_lookup(m, index);
+	struct pc_page *p = pc_page_lookup_hit(m, index);
 	int r;
 
 	if (pc_likely(p != NULL)) {
@@ -326,9 +327,27 @@ static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
 		}
 		pc_page_release(p);
 	}
-	if (flags & PC_NOWAIT)
-		return -EAGAIN;
+	if (flags & PC_NOWAIT) {
+		/* DAX mode has no cache to answer from, but storage that never blocks. */
+		if (!pc_fill_trylock(m, locked))
+			return -EAGAIN;
+		r = pc_mapping_is_dax(m) ? __pc_dax_fault(m, index, false, true, &p) : -EAGAIN;
+		pc_fill_unlock(m, locked);
+		if (r < 0)
+			return r;
+		*out = p;
+		return 0;
+	}
 	pc_fill_lock(m, locked);
+	if (pc_mapping_is_dax(m)) {
+		/* The mode is stable under the invalidate_lock (mode.c, point 1). */
+		r = __pc_dax_fault(m, index, false, false, &p);
+		pc_fill_unlock(m, locked);
+		if (r < 0)
+			return r;
+		*out = p;
+		return 0;
+	}
 	r = __pc_ra_read_miss(m, index, last, mode, &p);
 	if (r == 0 && !p) {
 		/* Another thread is filling it: wait for that, or fill it after all. */
@@ -384,12 +403,12 @@ PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off
 			return done ? (ssize_t)done : r;
 		size = pc_mapping_size(m);	/* invariant 3 */
 		if (pos >= size) {
-			pc_page_release(p);
+			pc_page_put(p);	/* a cached page or a DAX pin */
 			break;
 		}
 		n = PC_MIN(PC_MIN((uint64_t)PC_PAGE_SIZE - in_page, len - done), size - pos);
 		memcpy((char *)buf + done, (char *)p->data + in_page, n);
-		pc_page_release(p);
+		pc_page_put(p);
 		done += n;
 	}
 	return (ssize_t)done;
@@ -418,6 +437,14 @@ PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint6
 	/* Writes create pages and move the size, so they always take the lock. */
 	if (!locked)
 		pc_rwsem_down_read(&m->invalidate_lock);
+	if (pc_mapping_is_dax(m)) {
+		/* Straight to storage; the mode is stable under the lock (mode.c). */
+		ssize_t w = __pc_dax_write(m, buf, len, off);
+
+		if (!locked)
+			pc_rwsem_up_read(&m->invalidate_lock);
+		return w;
+	}
 	while (done < len) {
 		uint64_t pos = off + done;
 		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
@@ -470,6 +497,28 @@ static bool pc_fault_dirty(struct pc_mapping *m, struct pc_page *p)
 	return !pc_page_test(p, PG_REMOVED);
 }
 
+/*
+ * The mmap lock around a fault's slow path.  The mutant build skips it, to
+ * prove that race_mode_switch sees a fault straddle a mode switch (G4).
+ */
+static void pc_fault_mode_lock(struct pc_mapping *m)
+{
+#ifndef PC_MUTANT_FAULT_IGNORES_MODE_LOCK
+	pc_rwsem_down_read(&m->mmap_lock);
+#else
+	(void)m;
+#endif
+}
+
+static void pc_fault_mode_unlock(struct pc_mapping *m)
+{
+#ifndef PC_MUTANT_FAULT_IGNORES_MODE_LOCK
+	pc_rwsem_up_read(&m->mmap_lock);
+#else
+	(void)m;
+#endif
+}
+
 PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out)
 {
 	uint64_t index = off >> PC_PAGE_SHIFT;
@@ -486,23 +535,37 @@ again:
 	 */
 	if (pc_check_not_holding(m) < 0)
 		return -EDEADLK;
-	p = pc_page_lookup(m, index);
+	p = pc_page_lookup_hit(m, index);	/* cached mode only (mode.c) */
 	if (pc_likely(p != NULL && pc_page_test(p, PG_UPTODATE))) {
 		pc_stat_inc(m->cache, PC_STAT_HITS);
 	} else {
+		bool dax;
+
 		if (p)
 			pc_page_release(p);
-		/* Lock order: mmap_lock, then invalidate_lock (mapping.c). */
-		pc_rwsem_down_read(&m->mmap_lock);
+		/*
+		 * Lock order: mmap_lock, then invalidate_lock (mapping.c).  The
+		 * mmap lock is held from reading the mode until the pin is
+		 * taken, so the whole fault sees one mode (G4, mode.c).
+		 */
+		pc_fault_mode_lock(m);
+		dax = pc_mapping_is_dax(m);
+		PC_INJECT("fault_after_mode");
 		pc_fill_lock(m, false);
 		if (off >= pc_mapping_size(m))
 			r = -ENXIO;
+		else if (dax)
+			r = __pc_dax_fault(m, index, flags & PC_FAULT_WRITE, false, &p);
 		else
 			r = __pc_grab_page(m, index, true, &p);
 		pc_fill_unlock(m, false);
-		pc_rwsem_up_read(&m->mmap_lock);
+		pc_fault_mode_unlock(m);
 		if (r < 0)
 			return r;
+		if (dax) {
+			*out = p;	/* dirtied by the fault; EOF checked under the lock */
+			return 0;
+		}
 		pc_page_unlock(p);
 	}
 	if (off >= pc_mapping_size(m)) {

@@ -55,11 +55,14 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 
 static void pc_mapping_free(struct pc_mapping *m)
 {
 	pc_index_destroy(&m->pages);
+	pc_index_destroy(&m->dax);
+	pthread_mutex_destroy(&m->pins_lock);
 	pc_rwsem_destroy(&m->mmap_lock);
 	pc_rwsem_destroy(&m->invalidate_lock);
 	pthread_mutex_destroy(&m->wb_lock);
@@ -74,8 +77,11 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	uint64_t size;
 	int r;
 
-	if (!out || !c || !b || !name || !*name || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
+	if (!out || !c || !b || !name || !*name ||
+	    (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC | PC_DAX)))
 		return -EINVAL;
+	if ((flags & PC_DAX) && !b->ops.direct_access)
+		return -EOPNOTSUPP;
 	pc_rcu_register();
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -88,6 +94,9 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	m->cache = c;
 	m->backend = b;
 	pc_index_init(&m->pages);
+	pc_index_init(&m->dax);
+	pthread_mutex_init(&m->pins_lock, NULL);
+	m->mode = (flags & PC_DAX) ? PC_MODE_DAX : 0;
 	pthread_mutex_init(&m->wb_lock, NULL);
 	r = pc_rwsem_init(&m->mmap_lock, PC_LC_MMAP, "mmap_lock");
 	if (r == 0) {
@@ -97,12 +106,14 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	}
 	if (r < 0) {
 		pc_index_destroy(&m->pages);
+		pc_index_destroy(&m->dax);
+		pthread_mutex_destroy(&m->pins_lock);
 		pthread_mutex_destroy(&m->wb_lock);
 		free(m->name);
 		free(m);
 		return r;
 	}
-	r = pc_backend_attach(b, m, flags);
+	r = pc_backend_attach(b, m, flags & ~PC_DAX);	/* PC_DAX is ours, not the backend's */
 	if (r < 0) {
 		pc_mapping_free(m);
 		return r;
@@ -172,9 +183,15 @@ PC_API int pc_close(struct pc_mapping **mp)
 	r = pc_check_not_holding(m);
 	if (r < 0)
 		return r;
+	/* DAX pins point into the object's storage; range pins are records on @m. */
+	if (__atomic_load_n(&m->dax_pins, __ATOMIC_SEQ_CST) || pc_pins_any(m))
+		return -EBUSY;
 	pc_cache_unlink(m);
 	pc_rwsem_down_write(&m->invalidate_lock);
-	r = pc_writeback_close(m);
+	if (pc_mapping_is_dax(m))
+		r = __pc_dax_invalidate(m, 0, UINT64_MAX);
+	else
+		r = pc_writeback_close(m);
 	/*
 	 * Whatever writeback could not write is lost now, as @r says.  Pinned
 	 * pages leave the index too and stay valid until put; they refer to

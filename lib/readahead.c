@@ -84,6 +84,7 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 
 #define PC_RA_BUDGET_SHARE 8	/* invariant 4 */
@@ -320,7 +321,8 @@ PC_API int pc_readahead(struct pc_mapping *m, uint64_t off, uint64_t len)
 		size = pc_mapping_size(m);
 		end = len ? PC_MIN(off + len, size) : size;
 		end = (end + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
-		if (index >= end) {
+		/* DAX mode has no cache to populate: reads go to storage (dax.c). */
+		if (index >= end || pc_mapping_is_dax(m)) {
 			pc_fill_unlock(m, false);
 			return 0;
 		}
