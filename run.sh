@@ -134,7 +134,8 @@ test_all() {
 	# Each mutant disables one protection; its race test must catch it
 	# (the test is built with --expect-violations there).
 	local mutant
-	for mutant in fill_without_invalidate_lock pin_wait_with_lock_held punch_ignores_writeback; do
+	for mutant in fill_without_invalidate_lock pin_wait_with_lock_held punch_ignores_writeback \
+		dax_no_entry_lock dax_punch_ignores_pins fault_ignores_mode_lock; do
 		echo "=== build-mutant-$mutant"
 		setup "build-mutant-$mutant" -Dmutant=$mutant -Dfault_inject=true \
 			-Dexamples=false -Dbench=false

@@ -6,8 +6,20 @@
  * tree lives here.  Each edge names a function that creates it.
  *
  *   engine's own locks
- *     -> mmap_lock (shared)                   pc_fault() slow path
+ *     -> mmap_lock (shared)                   pc_fault() slow path, from reading the
+ *                                             mode until the pin is taken (G4)
  *        -> invalidate_lock (shared)          pc_fault() slow path
+ *     -> mmap_lock (exclusive)                pc_set_dax() (mode.c)
+ *        -> invalidate_lock (exclusive)       pc_set_dax(), after synchronize_rcu()
+ *                                             (lock-free hits step aside: mode.c)
+ *   invalidate_lock (any mode), DAX mode      faults, reads, writes, sync, punch (dax.c)
+ *     -> wb_lock                              __pc_dax_grow_backend()
+ *     -> DAX entry lock (PC_LC_PAGE)          dax_lock_entry(): one at a time
+ *        -> backend ops                       dax_resolve(), dax_persist_run()
+ *        -> index lock of m->dax              dax_lock_entry(), dax_unlock_entry()
+ *           -> DAX wait bucket (leaf)         __dax_wait(), dax_wake()
+ *   any lock -> index lock of m->dax          pc_dax_page_put() (a DAX pin's put)
+ *   pins_lock (leaf)                          pc_pin_range(), pc_pins_overlap()
  *   invalidate_lock (shared)                  pc_read() miss, pc_write(), pc_sync(),
  *                                             pc_readahead(); the flusher, by trylock
  *   invalidate_lock (exclusive)               pc_punch(), pc_zero_range(),
@@ -34,8 +46,8 @@
  *           -> cache pool_lock               pc_page_alloc(), pc_page_release()
  *   reclaim_lock -> mappings_lock             pc_close(): pc_cache_unlink()
  *
- * Never held while waiting for pins: any of the above (pc_page_wait_pins()
- * asserts it).  A page lock is waited for only while no other page lock is
+ * Never held while waiting for pins: any of the above (pc_page_wait_pins(),
+ * pc_dax_wait_idle() and pc_dax_wait_no_pins() assert it).  A page lock is waited for only while no other page lock is
  * held; a second one is only ever trylocked.  The index lock is never held
  * across a call out of index.c or page.c.  Reclaim waits for the flusher with
  * reclaim_lock dropped, for a bounded time, and the flusher takes an

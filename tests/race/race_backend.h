@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The backend a race test runs on, chosen with --backend ram|file: the RAM
- * backend (one device, freed blocks reused at once by other objects) or the
- * file backend in a fresh directory under /tmp, removed at the end.
+ * The backend a race test runs on, chosen with --backend ram|file|pmem: the
+ * RAM backend (one device, freed blocks reused at once by other objects),
+ * the file backend in a fresh directory under /tmp, or the pmem backend in
+ * a fresh directory under race_base_dir (the DAX tests pass --dir, a
+ * directory of the build tree), both removed at the end.
+ * race_backend_new() answers -2 where the pmem backend is not built: the
+ * test then exits 77 (skipped).
  */
 #ifndef PC_RACE_BACKEND_H
 #define PC_RACE_BACKEND_H
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +20,8 @@
 
 #include <pagecache.h>
 
-static char race_dir[64];
+static char race_dir[4096];
+static const char *race_base_dir = "/tmp";
 
 static int race_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -37,6 +43,19 @@ static int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ra
 			return -1;
 		}
 		r = pc_backend_file_new(b, race_dir, 0);
+	} else if (!strcmp(kind, "pmem")) {
+		snprintf(race_dir, sizeof(race_dir), "%s/pc-race-pmem-XXXXXX", race_base_dir);
+		if (!mkdtemp(race_dir)) {
+			perror("mkdtemp");
+			return -1;
+		}
+		r = pc_backend_pmem_new(b, race_dir, 0);
+		if (r == -ENOTSUP) {
+			rmdir(race_dir);
+			race_dir[0] = 0;
+			printf("pmem backend not built: skipped\n");
+			return -2;
+		}
 	} else {
 		fprintf(stderr, "unknown backend %s (ram or file)\n", kind);
 		return -1;
