@@ -35,6 +35,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pagecache.h>
@@ -209,6 +211,13 @@ int __pc_add_page(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_p
 	struct pc_page *p;
 	int r;
 
+#ifdef PC_DEBUG_LOCKS
+	/* A DAX mapping has no cached pages (mode.c, point 4). */
+	if (pc_mapping_is_dax(m)) {
+		fprintf(stderr, "libpagecache: a cached page added to a DAX mapping\n");
+		abort();
+	}
+#endif
 	r = pc_page_alloc(m, index, nowait, &p);
 	if (r < 0)
 		return r;

@@ -287,6 +287,11 @@ void pc_ra_async(struct pc_mapping *m, uint64_t index, bool locked)
 	w.nr = PC_MIN(2 * size, PC_RA_MAX_PAGES);
 	if (!pc_fill_trylock(m, locked))
 		return;	/* next == w.first still: the reader's miss there reads it */
+	if (pc_mapping_is_dax(m)) {
+		/* The hit was in cached mode; a switch to DAX came in between. */
+		pc_fill_unlock(m, locked);
+		return;
+	}
 	__pc_readahead_pages(m, &w);
 	pc_fill_unlock(m, locked);
 	pc_ra_note(ra, &w, true);
