@@ -146,10 +146,11 @@ PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
  * Mappings.  An object may be open through one mapping at a time: a second
  * pc_open() of the same name on the same backend answers -EBUSY, because two
  * page caches over one object could not be kept coherent.
- * pc_close() writes back every dirty page first; if that fails it returns
- * the error and still closes (the pages are lost, as the error says).  Bad
- * input (-EINVAL) or a caller holding the invalidate_lock (-EDEADLK)
- * closes nothing.
+ * pc_close() writes back every dirty page first (in DAX mode: persists
+ * every dirty page); if that fails it returns the error and still closes
+ * (the pages are lost, as the error says).  Bad input (-EINVAL), a caller
+ * holding the invalidate_lock (-EDEADLK), or a DAX pin or range pin still
+ * held (-EBUSY: those point into the object) closes nothing.
  */
 PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backend *b,
 		   const char *name, unsigned flags);
@@ -192,6 +193,10 @@ PC_API int pc_readahead(struct pc_mapping *m, uint64_t off, uint64_t len);
  * (again) while the pin is held, so stores made through the pin are not lost.
  * Punch and truncate wait for pins on the pages they remove (G3), so hold a
  * pin only as long as you use it.
+ * In DAX mode (PC_DAX, pc_set_dax()) the pin's address is the backend's
+ * storage itself, or for a read fault of a hole a shared read-only page of
+ * zeros; its blocks are never freed while it is held, and the mode does not
+ * change while any pin is held.  Release every pin with pc_page_put().
  */
 PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out);
 PC_API void *pc_page_addr(const struct pc_page *p);	/* page-aligned, pc_page_size() bytes */

@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -618,6 +619,50 @@ static void test_alloc_failures(void **state)
 	dfix_delete(f);
 }
 
+/* Durability (pmem only): DAX stores plus pc_sync survive a reopen in a new process. */
+static void test_durable_across_processes(void **state)
+{
+	struct pc_cache *c;
+	struct pc_backend *b;
+	struct pc_mapping *m;
+	char buf[3 * PS];
+	struct pc_page *p;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (strcmp(backend_kind, "pmem"))
+		skip();	/* RAM keeps nothing across processes */
+	fill_pattern(buf, sizeof(buf), 77);
+	assert_int_equal(pc_cache_new(&c, 0), 0);
+	assert_int_equal(pc_backend_pmem_new(&b, pmem_dir, 0), 0);
+	assert_int_equal(pc_open(&m, c, b, "durable", PC_CREAT | PC_TRUNC | PC_DAX), 0);
+	assert_int_equal(pc_write(m, buf, 2 * PS, 0, 0), 2 * PS);
+	assert_int_equal(pc_truncate(m, sizeof(buf)), 0);
+	assert_int_equal(pc_fault(m, 2 * PS, PC_FAULT_WRITE, &p), 0);
+	memcpy(pc_page_addr(p), buf + 2 * PS, PS);
+	pc_page_put(p);
+	assert_int_equal(pc_sync(m, 0, 0), 0);
+	assert_int_equal(pc_close(&m), 0);
+	pc_backend_delete(&b);
+	pc_cache_delete(&c);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char got[sizeof(buf)];
+		uint64_t size = 0;
+
+		if (pc_cache_new(&c, 0) || pc_backend_pmem_new(&b, pmem_dir, 0) ||
+		    pc_open(&m, c, b, "durable", PC_DAX) || pc_size(m, &size) ||
+		    size != sizeof(buf) || pc_read(m, got, sizeof(got), 0, 0) != (ssize_t)sizeof(got))
+			_exit(2);
+		_exit(memcmp(got, buf, sizeof(buf)) ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +678,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dax_truncate_zero_range),
 		cmocka_unit_test(test_pin_range),
 		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_durable_across_processes),
 	};
 	const char *dir = ".";
 
