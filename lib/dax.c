@@ -38,6 +38,9 @@
  *     or locked) entries first (__pc_dax_find_busy()); if one is found they
  *     drop every lock, sleep until it is idle (pc_dax_wait_idle()), and
  *     start again (truncate.c), or answer -EBUSY with PC_PUNCH_NOWAIT.
+ *     A punch can so wait as long as new pins keep coming in its range (as
+ *     the kernel's layout breaking can); PC_PUNCH_NOWAIT lets the caller
+ *     choose to give up instead.
  *  4. Entries are only resolved, pinned or dirtied under the
  *     invalidate_lock held (shared), so under it held exclusive no entry is
  *     locked and no entry gains a pin.

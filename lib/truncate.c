@@ -26,8 +26,12 @@
  * so a range that is faulted without pause could keep it waiting.  After
  * PC_INVAL_MAX_RETRIES waits step 3 runs anyway: a cached page is a copy,
  * so removing it from the index while pinned leaves the holder valid memory
- * (G3) and frees no block under it.  (DAX pages, where the page is the
- * block, will not be allowed this way out.)
+ * (G3) and frees no block under it.  Two kinds of pin never get this way
+ * out: long-term range pins (pin.c), and every pin of a DAX mapping, where
+ * the page is the block: a DAX mapping's step 2 looks for busy entries
+ * (__pc_dax_find_busy()) and waits for them however often it must
+ * (pc_invalidate_dax_busy()), and its step 3 is dax.c's.  PC_PUNCH_NOWAIT
+ * (pc_punch_flags()) answers -EBUSY at step 2 instead of waiting.
  *
  * pc_invalidate_range() is called with the lock already held exclusive by
  * the engine; it writes each dirty page back and removes it, and does not
