@@ -570,6 +570,40 @@ static void test_pin_range(void **state)
 	dfix_delete(f);
 }
 
+/* An engine that moves blocks itself: PC_LOCKED I/O and pc_invalidate_range on DAX (G7). */
+static void test_engine_lock_and_invalidate(void **state)
+{
+	struct dfix *f = dfix_new(1 << 20, PC_DAX);
+	char buf[2 * PS], got[2 * PS];
+	struct pc_page *p;
+
+	(void)state;
+	fill_pattern(buf, sizeof(buf), 41);
+	assert_int_equal(pc_write(f->m, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
+	pc_invalidate_lock(f->m);
+	/* Copy under the exclusive lock: reads and writes still work. */
+	assert_int_equal(pc_read(f->m, got, sizeof(got), 0, PC_LOCKED), (ssize_t)sizeof(got));
+	assert_memory_equal(got, buf, sizeof(buf));
+	assert_int_equal(pc_write(f->m, buf, 10, 3, PC_LOCKED), 10);
+	assert_int_equal(pc_read(f->m, got, 10, 0, 0), -EDEADLK);
+	npersist = 0;
+	assert_int_equal(pc_invalidate_range(f->m, 0, 0), 0);
+	assert_true(npersist > 0);	/* dirty entries persisted before they were dropped */
+	assert_int_equal(f->m->dax.nr_entries, 0);
+	pc_invalidate_unlock(f->m);
+	/* A pinned entry stays, and the call says so. */
+	assert_int_equal(pc_fault(f->m, PS, 0, &p), 0);
+	pc_invalidate_lock(f->m);
+	assert_int_equal(pc_invalidate_range(f->m, 0, 0), -EBUSY);
+	assert_int_equal(f->m->dax.nr_entries, 1);
+	pc_invalidate_unlock(f->m);
+	pc_page_put(p);
+	memmove(buf + 3, buf, 10);
+	assert_int_equal(pc_read(f->m, got, sizeof(got), 0, 0), (ssize_t)sizeof(got));
+	assert_memory_equal(got, buf, sizeof(buf));
+	dfix_delete(f);
+}
+
 static const char *fail_site;
 static bool fail_at(const char *site)
 {
@@ -677,6 +711,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_punch_waits_for_dax_pin),
 		cmocka_unit_test(test_dax_truncate_zero_range),
 		cmocka_unit_test(test_pin_range),
+		cmocka_unit_test(test_engine_lock_and_invalidate),
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_durable_across_processes),
 	};
