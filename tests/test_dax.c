@@ -598,7 +598,8 @@ static void test_engine_lock_and_invalidate(void **state)
 	assert_int_equal(f->m->dax.nr_entries, 1);
 	pc_invalidate_unlock(f->m);
 	pc_page_put(p);
-	memmove(buf + 3, buf, 10);
+	memcpy(got, buf, 10);	/* the shadow of that write, copied without overlap */
+	memcpy(buf + 3, got, 10);
 	assert_int_equal(pc_read(f->m, got, sizeof(got), 0, 0), (ssize_t)sizeof(got));
 	assert_memory_equal(got, buf, sizeof(buf));
 	dfix_delete(f);

@@ -5,10 +5,11 @@
  *
  * Each round punches every page of a DAX object back to a hole; then
  * --threads threads fault the pages in random order, each fault at random
- * a read fault or a write fault.  Thread t owns a 16-byte slot of every
+ * a read fault or a write fault.  Thread t owns an 8-byte slot of every
  * page; a write fault stores the stamp (magic, round, page, t) in the
  * slot, through the pin, and then publishes "t has written page p this
- * round" in a per-page bitmask.
+ * round" in a per-page bitmask.  A slot is one 64-bit word, stored and
+ * loaded atomically, so a reader never sees half a stamp.
  *
  * A fault checks, with its pin held, every slot of its page: each must be
  * zero or its owner's stamp for this round and page (else: garbage), and
@@ -39,13 +40,15 @@
 #include "race_backend.h"
 
 #define PS 4096u
-#define MAGIC 0xda7a401eu
+#define MAGIC 0xdaull
 #define MAX_THREADS 32
 #define MAX_PAGES 256
 
-struct slot {
-	uint32_t magic, round, page, owner;
-};
+/* A slot: magic (8 bits), owner (8), page (16), round (32). */
+static uint64_t stamp(uint32_t round, unsigned page, unsigned owner)
+{
+	return (uint64_t)MAGIC << 56 | (uint64_t)owner << 48 | (uint64_t)page << 32 | round;
+}
 
 static struct pc_mapping *m;
 static int nthreads = 4, npages = 8;
@@ -56,34 +59,32 @@ static pthread_barrier_t start_bar, end_bar;
 static int stop;			/* atomic */
 static bool expect;
 
-static void report(const char *what, unsigned page, unsigned owner, const struct slot *s)
+static void report(const char *what, unsigned page, unsigned owner, uint64_t v)
 {
 	if (__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED) < 5)
-		printf("violation (%s): round %u page %u slot %u holds %08x/%u/%u/%u\n", what,
-		       __atomic_load_n(&round_no, __ATOMIC_RELAXED), page, owner, s->magic,
-		       s->round, s->page, s->owner);
+		printf("violation (%s): round %u page %u slot %u holds %016llx\n", what,
+		       __atomic_load_n(&round_no, __ATOMIC_RELAXED), page, owner,
+		       (unsigned long long)v);
 }
 
 /* Check page @page's bytes @data against the writers in @must (and no garbage). */
 static void check_page(const unsigned char *data, unsigned page, uint64_t must, uint32_t round)
 {
-	for (int t = 0; t < nthreads; t++) {
-		struct slot s;
+	const uint64_t *slots = (const uint64_t *)data;
 
-		memcpy(&s, data + t * sizeof(s), sizeof(s));
-		if (s.magic == 0 && s.round == 0 && s.page == 0 && s.owner == 0) {
+	for (int t = 0; t < nthreads; t++) {
+		uint64_t v = __atomic_load_n(&slots[t], __ATOMIC_RELAXED);
+
+		if (v == 0) {
 			if (must & (1ull << t))
-				report("lost write", page, (unsigned)t, &s);
-		} else if (s.magic != MAGIC || s.round != round || s.page != page ||
-			   s.owner != (uint32_t)t) {
-			report("garbage", page, (unsigned)t, &s);
+				report("lost write", page, (unsigned)t, v);
+		} else if (v != stamp(round, page, (unsigned)t)) {
+			report("garbage", page, (unsigned)t, v);
 		}
 	}
-	for (size_t i = (size_t)nthreads * sizeof(struct slot); i < PS; i++)
+	for (size_t i = (size_t)nthreads * 8; i < PS; i++)
 		if (data[i]) {
-			struct slot z = { 0 };
-
-			report("garbage past the slots", page, (unsigned)i, &z);
+			report("garbage past the slots", page, (unsigned)i, data[i]);
 			break;
 		}
 }
@@ -124,9 +125,8 @@ static void *worker(void *arg)
 			}
 			__atomic_fetch_add(&faults, 1, __ATOMIC_RELAXED);
 			if (write) {
-				struct slot s = { MAGIC, round, page, (uint32_t)t };
-
-				memcpy((char *)pc_page_addr(p) + t * sizeof(s), &s, sizeof(s));
+				__atomic_store_n((uint64_t *)pc_page_addr(p) + t,
+						 stamp(round, page, (unsigned)t), __ATOMIC_RELAXED);
 				must |= 1ull << t;
 			}
 			check_page(pc_page_addr(p), page, must, round);
