@@ -328,7 +328,7 @@ struct pc_stats {
 	uint64_t flusher_runs;	/* background writeback passes */
 	uint64_t dirty_pages;	/* pages dirty now */
 	/* DAX (fields added in 0.1 with DAX mappings): */
-	uint64_t dax_faults;	/* DAX pins handed out (pc_fault, pc_read, range pins) */
+	uint64_t dax_faults;	/* DAX pins handed out (pc_fault, range pins) */
 	uint64_t dax_zero_faults; /* of them, reads of holes answered with the zero page */
 	uint64_t dax_allocs;	/* DAX write faults and writes that allocated blocks */
 	uint64_t dax_entry_waits; /* waits for a locked DAX entry */

@@ -598,6 +598,48 @@ ssize_t __pc_dax_write(struct pc_mapping *m, const void *buf, size_t len, uint64
 	return done ? (ssize_t)done : r;
 }
 
+ssize_t __pc_dax_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off, bool nowait)
+{
+	size_t done = 0;
+	int r = 0;
+
+	pc_assert_fill_locked(m);
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
+		uint64_t index = pos >> PC_PAGE_SHIFT;
+		/* Stable: a truncate needs the invalidate_lock exclusive. */
+		uint64_t size = pc_mapping_size(m);
+		uint64_t v, state = 0;
+		const char *ptr = NULL;
+		size_t n;
+
+		if (pos >= size)
+			break;
+		n = PC_MIN(PC_MIN((uint64_t)PC_PAGE_SIZE - in_page, len - done), size - pos);
+		r = dax_lock_entry(m, index, true, nowait, &v);
+		if (r < 0)
+			break;
+		r = dax_resolve(m, index, v, false, &state);
+		if (r == 0 && dax_mapped(state)) {
+			ptr = dax_ptr(m, state);
+			if (!ptr)
+				r = -EIO;
+		}
+		if (r < 0) {
+			dax_unlock_entry(m, index, v, 0, (v & DAX_EMPTY) ? DAX_ERASE : 0);
+			break;
+		}
+		if (ptr)
+			memcpy((char *)buf + done, ptr + in_page, n);
+		else
+			memset((char *)buf + done, 0, n);	/* a hole */
+		dax_unlock_entry(m, index, state, 0, 0);
+		done += n;
+	}
+	return done ? (ssize_t)done : r;
+}
+
 /* A run of dirty pages contiguous in the object and on the device. */
 struct dax_run {
 	uint64_t index, addr, n;

@@ -49,6 +49,22 @@ int __pc_dax_fault(struct pc_mapping *m, uint64_t index, bool write, bool nowait
 void pc_dax_page_put(struct pc_page *p);
 
 /*
+ * pc_read() on a DAX mapping: copy up to @len bytes at @off from storage
+ * (zeros for holes) into @buf, page by page under each entry's lock, and
+ * stop at EOF.  No pin is taken: the copy is done while the entry is
+ * locked.  @nowait: stop at a locked entry (-EAGAIN if nothing was
+ * copied).  Returns bytes (0 at EOF) or -errno.  invalidate_lock held.
+ */
+ssize_t __pc_dax_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off, bool nowait);
+/* Where pc_read() wants a DAX copy to go (filemap.c). */
+struct pc_dax_read {
+	void *dst;
+	size_t len;
+	uint64_t off;
+	ssize_t got;
+};
+
+/*
  * pc_write() on a DAX mapping: copy @len bytes from @buf to storage at @off,
  * allocating blocks, and mark the entries dirty.  Returns bytes or -errno.
  * invalidate_lock held, any mode.

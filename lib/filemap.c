@@ -320,7 +320,8 @@ void pc_fill_unlock(struct pc_mapping *m, bool locked)
  * (readahead.h).  PC_NOWAIT: -EAGAIN instead of a fill.
  */
 static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
-			   enum pc_ra_mode *mode, unsigned flags, struct pc_page **out)
+			   enum pc_ra_mode *mode, unsigned flags, struct pc_dax_read *dr,
+			   struct pc_page **out)
 {
 	bool locked = flags & PC_LOCKED;
 	struct pc_page *p = pc_page_lookup_hit(m, index);
@@ -340,22 +341,24 @@ static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
 		/* DAX mode has no cache to answer from, but storage that never blocks. */
 		if (!pc_fill_trylock(m, locked))
 			return -EAGAIN;
-		r = pc_mapping_is_dax(m) ? __pc_dax_fault(m, index, false, true, &p) : -EAGAIN;
+		r = -EAGAIN;
+		if (pc_mapping_is_dax(m))
+			r = dr->got = __pc_dax_read(m, dr->dst, dr->len, dr->off, true);
 		pc_fill_unlock(m, locked);
-		if (r < 0)
-			return r;
-		*out = p;
-		return 0;
+		*out = NULL;
+		return r < 0 ? r : 0;
 	}
 	pc_fill_lock(m, locked);
 	if (pc_mapping_is_dax(m)) {
-		/* The mode is stable under the invalidate_lock (mode.c, point 1). */
-		r = __pc_dax_fault(m, index, false, false, &p);
+		/*
+		 * The mode is stable under the invalidate_lock (mode.c, point
+		 * 1): the rest of the read copies straight from storage, under
+		 * this one hold of the lock.
+		 */
+		r = dr->got = __pc_dax_read(m, dr->dst, dr->len, dr->off, false);
 		pc_fill_unlock(m, locked);
-		if (r < 0)
-			return r;
-		*out = p;
-		return 0;
+		*out = NULL;
+		return r < 0 ? r : 0;
 	}
 	r = __pc_ra_read_miss(m, index, last, mode, &p);
 	if (r == 0 && !p) {
@@ -402,22 +405,30 @@ PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off
 		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
 		uint64_t size = pc_mapping_size(m);
 		uint64_t last = (PC_MIN(off + len, size) - 1) >> PC_PAGE_SHIFT;
+		struct pc_dax_read dr = { (char *)buf + done, len - done, pos, 0 };
 		struct pc_page *p;
 		size_t n;
 
 		if (pos >= size)
 			break;
-		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, last, &mode, flags, &p);
+		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, last, &mode, flags, &dr, &p);
 		if (r < 0)
 			return done ? (ssize_t)done : r;
+		if (!p) {
+			/* DAX mode: copied from storage already; 0 is EOF. */
+			if (dr.got == 0)
+				break;
+			done += (size_t)dr.got;
+			continue;
+		}
 		size = pc_mapping_size(m);	/* invariant 3 */
 		if (pos >= size) {
-			pc_page_put(p);	/* a cached page or a DAX pin */
+			pc_page_release(p);
 			break;
 		}
 		n = PC_MIN(PC_MIN((uint64_t)PC_PAGE_SIZE - in_page, len - done), size - pos);
 		memcpy((char *)buf + done, (char *)p->data + in_page, n);
-		pc_page_put(p);
+		pc_page_release(p);
 		done += n;
 	}
 	return (ssize_t)done;

@@ -629,13 +629,14 @@ static void test_alloc_failures(void **state)
 	pc_index_fail_hook = fail_nodes;
 	assert_int_equal(pc_fault(f->m, 0, PC_FAULT_WRITE, &p), -ENOMEM);
 	assert_int_equal(pc_write(f->m, buf, PS, 0, 0), -ENOMEM);
+	assert_int_equal(pc_read(f->m, buf, PS, 0, 0), -ENOMEM);
 	pc_index_fail_hook = NULL;
 	assert_int_equal(f->m->dax.nr_entries, 0);
 	/* The pin cannot be allocated: the entry is left as it was, unlocked. */
 	pc_inject_fail_hook = fail_at;
 	fail_site = "dax_pin_alloc";
 	assert_int_equal(pc_fault(f->m, 0, PC_FAULT_WRITE, &p), -ENOMEM);
-	assert_int_equal(pc_read(f->m, buf, PS, 0, 0), -ENOMEM);
+	assert_int_equal(pc_fault(f->m, 0, 0, &p), -ENOMEM);
 	fail_site = "pin_rec_alloc";
 	assert_int_equal(pc_pin_range(f->m, 0, PS, 0), -ENOMEM);
 	pc_inject_fail_hook = NULL;
