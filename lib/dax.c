@@ -614,9 +614,29 @@ ssize_t __pc_dax_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off,
 		const char *ptr = NULL;
 		size_t n;
 
+		void *e;
+
 		if (pos >= size)
 			break;
 		n = PC_MIN(PC_MIN((uint64_t)PC_PAGE_SIZE - in_page, len - done), size - pos);
+		/*
+		 * Fast path: an unlocked entry with a block.  Under the
+		 * invalidate_lock that state cannot change (invariant 4: only
+		 * an exclusive holder erases it; a locker can only store the
+		 * same block), so the copy needs no entry lock, as a cached
+		 * read hit needs no page lock.
+		 */
+		pc_rcu_read_lock();
+		e = pc_index_load(&m->dax, index);
+		pc_rcu_read_unlock();
+		if (e && !(pc_index_value(e) & DAX_LOCKED) && dax_mapped(pc_index_value(e))) {
+			ptr = dax_ptr(m, pc_index_value(e) & DAX_STATE);
+			if (ptr) {
+				memcpy((char *)buf + done, ptr + in_page, n);
+				done += n;
+				continue;
+			}
+		}
 		r = dax_lock_entry(m, index, true, nowait, &v);
 		if (r < 0)
 			break;
