@@ -65,6 +65,15 @@
  *                    random order (a permutation, so every read misses in
  *                    every cache), buffered; B3 the same with pread().
  *   A4, B4           the same on O_DIRECT.
+ *   A5, A6           pc_read() seq and rand 4K on the pmem backend (the same
+ *                    file mapped with libpmem2, read by copies from the
+ *                    mapping), against B5, B6: pread() on the buffered fd
+ *                    again.  The pmem mapping is closed before each cold
+ *                    drop and opened again after it (its mapping would
+ *                    keep the file's pages in the kernel's cache), so the
+ *                    file stays linked until the end (an exit on error
+ *                    removes it).  Not run where the library has no pmem
+ *                    backend (no libpmem2).
  * A sequential run reads the whole file, or a prefix of it sized to take
  * about --seconds (default 1 s for this scenario); a random run is sized
  * the same way, at most one read per block.  Only pc_read() is called:
@@ -1578,7 +1587,21 @@ struct miss_ctx {
 	bool use_drop_caches;		/* or /proc/sys/vm/drop_caches */
 	uint64_t resident_max;		/* host pages of the file left by a drop, worst run */
 	uint64_t colds;			/* cold starts so far */
+	struct pc_mapping *mp;		/* the pmem backend's mapping (NULL: none) */
+	struct pc_cache *cp;
+	struct pc_backend *bp;
+	char pmem_name[64];		/* the object's name for reopening it */
 };
+
+/* The file, kept linked while the pmem pairs run; removed at exit. */
+static char miss_pmem_path[PATH_MAX];
+
+static void miss_pmem_unlink(void)
+{
+	if (miss_pmem_path[0])
+		unlink(miss_pmem_path);
+	miss_pmem_path[0] = '\0';
+}
 
 /* Host pages of the file in the kernel's page cache now. */
 static uint64_t miss_resident(struct miss_ctx *h)
@@ -1629,15 +1652,24 @@ static void miss_invalidate(struct pc_mapping *m)
  */
 static void miss_cold(struct miss_ctx *h)
 {
+	bool pmem_pair = h->mp && h->m == h->mp;
 	uint64_t res;
 
 	miss_invalidate(h->mb);
 	if (h->md)
 		miss_invalidate(h->md);
+	/* The pmem backend's mapping pins the file's pages: close it for the drop. */
+	if (h->mp)
+		check(pc_close(&h->mp), "pc_close (pmem)");
 	if (h->use_fadvise)
 		check(miss_fadvise(h), "posix_fadvise");
 	if (h->use_drop_caches)
 		check(miss_drop_caches(), "writing /proc/sys/vm/drop_caches");
+	if (h->bp) {
+		check(pc_open(&h->mp, h->cp, h->bp, h->pmem_name, 0), "pc_open (pmem)");
+		if (pmem_pair)
+			h->m = h->mp;
+	}
 	res = miss_resident(h);
 	if (res > h->resident_max)
 		h->resident_max = res;
@@ -1838,7 +1870,7 @@ static void miss_setup(struct miss_ctx *h, struct pc_cache **cb, struct pc_cache
 	unsigned char *chunk, *scratch;
 	long fs_type;
 	uint64_t seed;
-	int derr;
+	int derr, perr;
 
 	pcb_disk_dir(dir, sizeof(dir), &fs_type);
 	snprintf(name, sizeof(name), "pcbench-miss-%ld", (long)getpid());
@@ -1888,9 +1920,27 @@ static void miss_setup(struct miss_ctx *h, struct pc_cache **cb, struct pc_cache
 		unlink(path);
 		die("opening %s through the file backend failed", path);
 	}
-	if (unlink(path))
-		die("unlink %s: %s", path, strerror(errno));
-	report_param(rep, "file", false, "%s (%s, unlinked)", path, pcb_fs_name(fs_type));
+	/* The pmem backend over the same file, if the library has one. */
+	perr = pc_backend_pmem_new(&h->bp, dir, 0);
+	if (perr == 0) {
+		snprintf(h->pmem_name, sizeof(h->pmem_name), "%s", name);
+		check(pc_cache_new(&h->cp, MISS_BUDGET), "pc_cache_new");
+		if (pc_open(&h->mp, h->cp, h->bp, name, 0) < 0) {
+			unlink(path);
+			die("opening %s through the pmem backend failed", path);
+		}
+		snprintf(miss_pmem_path, sizeof(miss_pmem_path), "%s", path);
+		atexit(miss_pmem_unlink);
+		report_param(rep, "pmem", false, "pmem backend (libpmem2): pairs 5 and 6 run; "
+			     "the file stays linked until the end");
+	} else {
+		report_param(rep, "pmem", false, "no pmem backend (%s): pairs 5 and 6 not run",
+			     strerror(-perr));
+		if (unlink(path))
+			die("unlink %s: %s", path, strerror(errno));
+	}
+	report_param(rep, "file", false, "%s (%s%s)", path, pcb_fs_name(fs_type),
+		     h->bp ? "" : ", unlinked");
 	if (h->dfd >= 0)
 		report_param(rep, "direct", false, "O_DIRECT accepted: pairs 2 and 4 run");
 	else
@@ -1905,6 +1955,8 @@ static void miss_setup(struct miss_ctx *h, struct pc_cache **cb, struct pc_cache
 		miss_verify(h, h->mb, off, scratch);
 		if (h->md)
 			miss_verify(h, h->md, off, scratch);
+		if (h->mp)
+			miss_verify(h, h->mp, off, scratch);
 	}
 	free(scratch);
 
@@ -1967,6 +2019,13 @@ static void scenario_miss(const struct pcb_opts *o, struct pcb_report *rep)
 		miss_pair(&h, o, rep, h.md, h.dfd, MISS_RAND_IO, "A4 pc_read rand direct",
 			  miss_rand_pcread, "B4 pread rand direct", miss_rand_pread);
 
+	if (h.mp) {
+		miss_pair(&h, o, rep, h.mp, h.bfd, MISS_SEQ_IO, "A5 pc_read seq pmem",
+			  miss_seq_pcread, "B5 pread seq", miss_seq_pread);
+		miss_pair(&h, o, rep, h.mp, h.bfd, MISS_RAND_IO, "A6 pc_read rand pmem",
+			  miss_rand_pcread, "B6 pread rand 4K", miss_rand_pread);
+	}
+
 	report_param(rep, "cold check", false, "after %" PRIu64 " drops, at most %" PRIu64
 		     " of %" PRIu64 " host pages of the file were still cached", h.colds,
 		     h.resident_max, h.host_pages);
@@ -1993,9 +2052,25 @@ static void scenario_miss(const struct pcb_opts *o, struct pcb_report *rep)
 			     median_of(rep, "A4 pc_read rand direct") /
 				     median_of(rep, "B4 pread rand direct"), 0);
 
+	if (h.mp) {
+		report_ratio(rep, "pc_read / pread, cold sequential, pmem backend", "A5 / B5",
+			     median_of(rep, "A5 pc_read seq pmem") / median_of(rep, "B5 pread seq"),
+			     0);
+		report_ratio(rep, "pc_read / pread, cold random 4 KiB, pmem backend", "A6 / B6",
+			     median_of(rep, "A6 pc_read rand pmem") /
+				     median_of(rep, "B6 pread rand 4K"), 0);
+	}
+
 	check(pc_close(&h.mb), "pc_close");
 	if (h.md)
 		check(pc_close(&h.md), "pc_close");
+	if (h.mp)
+		check(pc_close(&h.mp), "pc_close");
+	if (h.bp)
+		pc_backend_delete(&h.bp);
+	if (h.cp)
+		pc_cache_delete(&h.cp);
+	miss_pmem_unlink();
 	pc_backend_delete(&bb);
 	pc_cache_delete(&cb);
 	if (bd)

@@ -136,10 +136,17 @@ PC_API int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigne
  * libpmem2 (a pmem file system, or page granularity on an ordinary file).
  * It is DAX-capable.  Built only where libpmem2 is found; elsewhere it
  * answers -ENOTSUP.  @flags: none defined yet, 0.
+ * Each open object reserves 64 GiB of address space and grows inside it,
+ * so direct pointers never move while it grows (nothing answers -EBUSY);
+ * an object holds at most 64 GiB (-EFBIG past it).
  */
 PC_API int pc_backend_pmem_new(struct pc_backend **out, const char *dir, unsigned flags);
 
-/* Remove the object @name and free its blocks; -EBUSY while it is open. */
+/*
+ * Remove the object @name and free its blocks; -EBUSY while it is open.
+ * Object names, for every backend: 1 to 255 bytes, no '/', not "." or ".."
+ * (pc_open() and pc_backend_unlink() answer -EINVAL for others).
+ */
 PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
 
 /*

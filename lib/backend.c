@@ -10,6 +10,10 @@
  * open and close ops, so that two pc_open() calls of one name cannot both
  * succeed.  It is taken by pc_open(), pc_close() and pc_backend_unlink()
  * only, never under another library lock.
+ *
+ * Object names are checked here, once, for every backend
+ * (pc_backend_check_name(), called by pc_open() and pc_backend_unlink()),
+ * so that a backend can use a name as a host file name as it is.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -61,6 +65,20 @@ PC_API void pc_backend_delete(struct pc_backend **bp)
 	*bp = NULL;
 }
 
+int pc_backend_check_name(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return -EINVAL;
+	len = strnlen(name, PC_NAME_MAX + 1);
+	if (len == 0 || len > PC_NAME_MAX || memchr(name, '/', len))
+		return -EINVAL;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	return 0;
+}
+
 static struct pc_mapping *__pc_backend_find(struct pc_backend *b, const char *name)
 {
 	for (struct pc_mapping *m = b->open; m; m = m->next_open)
@@ -102,7 +120,7 @@ PC_API int pc_backend_unlink(struct pc_backend *b, const char *name)
 {
 	int r = -EBUSY;
 
-	if (!b || !name || !*name)
+	if (!b || pc_backend_check_name(name))
 		return -EINVAL;
 	pthread_mutex_lock(&b->lock);
 	if (!__pc_backend_find(b, name))

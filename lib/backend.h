@@ -20,6 +20,14 @@ struct pc_backend {
 	struct pc_mapping *open;	/* mappings open on this backend */
 };
 
+/*
+ * Object names, the same for every backend: 1 to PC_NAME_MAX bytes, no '/',
+ * not "." or "..".  pc_open() and pc_backend_unlink() check them, so the
+ * open and unlink ops only ever see valid names.  0 or -EINVAL.
+ */
+#define PC_NAME_MAX 255
+int pc_backend_check_name(const char *name);
+
 /* Register @m under @name; -EBUSY if an object of that name is open. */
 int pc_backend_attach(struct pc_backend *b, struct pc_mapping *m, unsigned flags);
 void pc_backend_detach(struct pc_backend *b, struct pc_mapping *m);

@@ -119,8 +119,6 @@
 #define FILE_PAGE_MASK		((uint64_t)FILE_PAGE - 1)
 /* Largest object (ops->max_size): offsets must fit an off_t. */
 #define FILE_MAX_BYTES		((uint64_t)INT64_MAX & ~FILE_PAGE_MASK)
-/* Longest object name, in bytes, without the NUL. */
-#define FILE_NAME_MAX		255
 /* Host file mode of new objects (before the umask). */
 #define FILE_MODE		0644
 /* iovecs per preadv/pwritev call of the synchronous path. */
@@ -269,20 +267,6 @@ static void file_note_end(struct file_obj *obj, uint64_t end)
 
 /* ---- objects ---- */
 
-static int file_check_name(const char *name)
-{
-	size_t len;
-
-	if (!name)
-		return -EINVAL;
-	len = strnlen(name, FILE_NAME_MAX + 1);
-	if (len == 0 || len > FILE_NAME_MAX || memchr(name, '/', len))
-		return -EINVAL;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return -EINVAL;
-	return 0;
-}
-
 static struct file_obj **__file_find(struct file_backend *fb, const char *name)
 {
 	struct file_obj **pp;
@@ -359,13 +343,11 @@ static int file_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct file_backend *fb = priv;
 	struct file_obj **pp, *obj = NULL;
-	int oflags, err;
+	int oflags, err = 0;
 
-	if (!fb || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
+	/* The library checked @name (lib/backend.c) and @flags. */
+	if (!fb || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
-	err = file_check_name(name);
-	if (err)
-		return err;
 
 	file_lock(fb);
 	pp = __file_find(fb, name);
@@ -432,14 +414,10 @@ static void file_close(void *priv, void *objp)
 static int file_unlink(void *priv, const char *name)
 {
 	struct file_backend *fb = priv;
-	int err;
+	int err = 0;
 
-	if (!fb)
+	if (!fb || !name)
 		return -EINVAL;
-	err = file_check_name(name);
-	if (err)
-		return err;
-
 	file_lock(fb);
 	if (__file_find(fb, name))
 		err = -EBUSY;	/* invariant 1 */

@@ -85,8 +85,6 @@
 #define RAM_MAX_CHUNKS		(RAM_MAX_PAGES / RAM_CHUNK)
 /* Table entry of a page that has no block. */
 #define RAM_NO_BLOCK		UINT32_MAX
-/* Longest object name, in bytes, without the NUL. */
-#define RAM_NAME_MAX		255
 
 _Static_assert(RAM_MAX_PAGES < RAM_NO_BLOCK, "block numbers must fit below RAM_NO_BLOCK");
 _Static_assert(RAM_MAX_PAGES % RAM_CHUNK == 0, "max size must be whole chunks");
@@ -369,18 +367,6 @@ static void __ram_describe(const struct ram *ram, const struct ram_obj *obj, uin
 
 /* ---- objects ---- */
 
-static int ram_check_name(const char *name)
-{
-	size_t len;
-
-	if (!name)
-		return -EINVAL;
-	len = strnlen(name, RAM_NAME_MAX + 1);
-	if (len == 0 || len > RAM_NAME_MAX || memchr(name, '/', len))
-		return -EINVAL;
-	return 0;
-}
-
 static struct ram_obj **__ram_find(struct ram *ram, const char *name)
 {
 	struct ram_obj **pp;
@@ -403,13 +389,11 @@ static int ram_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct ram *ram = priv;
 	struct ram_obj **pp, *obj;
-	int err;
+	int err = 0;
 
-	if (!ram || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
+	/* The library checked @name (lib/backend.c) and @flags. */
+	if (!ram || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
-	err = ram_check_name(name);
-	if (err)
-		return err;
 
 	ram_lock(ram);
 	pp = __ram_find(ram, name);
@@ -464,13 +448,10 @@ static int ram_unlink(void *priv, const char *name)
 {
 	struct ram *ram = priv;
 	struct ram_obj **pp, *obj;
-	int err;
+	int err = 0;
 
-	if (!ram)
+	if (!ram || !name)
 		return -EINVAL;
-	err = ram_check_name(name);
-	if (err)
-		return err;
 
 	ram_lock(ram);
 	pp = __ram_find(ram, name);

@@ -89,7 +89,7 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	uint64_t size;
 	int r;
 
-	if (!out || !c || !b || !name || !*name ||
+	if (!out || !c || !b || pc_backend_check_name(name) ||
 	    (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC | PC_DAX)))
 		return -EINVAL;
 	if ((flags & PC_DAX) && !b->ops.direct_access)

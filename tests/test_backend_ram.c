@@ -340,7 +340,7 @@ static void test_open_flags(void **state)
 {
 	struct fix *f = *state;
 	void *sentinel = &sentinel, *obj = sentinel, *a, *a2;
-	char name[RAM_NAME_MAX + 2];
+	char name[257];
 	struct pc_extent e;
 	uint64_t size, free0;
 
@@ -386,19 +386,16 @@ static void test_open_flags(void **state)
 	check_ext(&e, PC_EXTENT_HOLE, 0, 3 * PG, 0);
 	f->ops->close(f->priv, a2);
 
-	/* Names: empty, with '/', longer than 255 bytes, NULL. */
+	/*
+	 * Names are checked by the library (lib/backend.c; test_mapping.c
+	 * tests it); the op refuses only NULL.
+	 */
 	obj = sentinel;
-	assert_int_equal(f->ops->open(f->priv, "", PC_CREAT, &obj), -EINVAL);
-	assert_int_equal(f->ops->open(f->priv, "a/b", PC_CREAT, &obj), -EINVAL);
-	assert_int_equal(f->ops->open(f->priv, "/", PC_CREAT, &obj), -EINVAL);
-	assert_int_equal(f->ops->open(f->priv, "a/", PC_CREAT, &obj), -EINVAL);
 	assert_int_equal(f->ops->open(f->priv, NULL, PC_CREAT, &obj), -EINVAL);
-	memset(name, 'n', RAM_NAME_MAX + 1);
-	name[RAM_NAME_MAX + 1] = '\0';
-	assert_int_equal(f->ops->open(f->priv, name, PC_CREAT, &obj), -EINVAL);
 	assert_ptr_equal(obj, sentinel);
+	memset(name, 'n', 255);
 	/* 255 bytes is fine. */
-	name[RAM_NAME_MAX] = '\0';
+	name[255] = '\0';
 	a2 = xopen(f, name, PC_CREAT | PC_EXCL);
 	assert_string_equal(((struct ram_obj *)a2)->name, name);
 	f->ops->close(f->priv, a2);
@@ -816,8 +813,6 @@ static void test_unlink(void **state)
 	assert_int_equal(nr_owned(f, a2), 5);
 	f->ops->close(f->priv, a2);
 
-	assert_int_equal(f->ops->unlink(f->priv, ""), -EINVAL);
-	assert_int_equal(f->ops->unlink(f->priv, "x/a"), -EINVAL);
 	assert_int_equal(f->ops->unlink(f->priv, NULL), -EINVAL);
 	assert_int_equal(f->ops->unlink(f->priv, "b"), -ENOENT);
 	assert_int_equal(nr_free(f), SMALL_BLOCKS - 5);

@@ -154,6 +154,107 @@ static void test_backend_new_validates_ops(void **state)
 	free(shorter);
 }
 
+/*
+ * Object names are checked once, by the library (lib/backend.c), for every
+ * backend: a bad name never reaches the open or unlink op.  A backend that
+ * counts its calls and refuses everything shows it.
+ */
+static int name_calls;
+
+static int name_open(void *p, const char *n, unsigned f, void **o)
+{
+	(void)p; (void)n; (void)f; (void)o;
+	name_calls++;
+	return -ENOSYS;
+}
+
+static int name_unlink(void *p, const char *n)
+{
+	(void)p; (void)n;
+	name_calls++;
+	return -ENOSYS;
+}
+
+static void name_close(void *p, void *o) { (void)p; (void)o; }
+static int name_get_size(void *p, void *o, uint64_t *s) { (void)p; (void)o; *s = 0; return 0; }
+static int name_set_size(void *p, void *o, uint64_t s) { (void)p; (void)o; (void)s; return 0; }
+static int name_ext(void *p, void *o, uint64_t off, uint64_t len, struct pc_extent *e)
+{
+	(void)p; (void)o; (void)off; (void)len; (void)e;
+	return -ENOSYS;
+}
+static int name_free(void *p, void *o, uint64_t off, uint64_t len)
+{
+	(void)p; (void)o; (void)off; (void)len;
+	return -ENOSYS;
+}
+static int name_read(void *p, void *o, uint64_t a, void *b, size_t l)
+{
+	(void)p; (void)o; (void)a; (void)b; (void)l;
+	return -ENOSYS;
+}
+static int name_write(void *p, void *o, uint64_t a, const void *b, size_t l)
+{
+	(void)p; (void)o; (void)a; (void)b; (void)l;
+	return -ENOSYS;
+}
+static void name_destroy(void *p) { (void)p; }
+
+static void test_names(void **state)
+{
+	static const struct pc_backend_ops ops = {
+		.version = PC_BACKEND_OPS_VERSION, .size = sizeof(struct pc_backend_ops),
+		.name = "names", .open = name_open, .close = name_close,
+		.unlink = name_unlink, .get_size = name_get_size, .set_size = name_set_size,
+		.map = name_ext, .alloc = name_ext, .free = name_free, .read = name_read,
+		.write = name_write, .destroy = name_destroy,
+	};
+	static const char *const bad[] = { "", "a/b", "/", "a/", "/a", ".", "..", "x/.." };
+	struct pc_backend *backends[2];
+	struct pc_cache *c;
+	struct pc_mapping *m = NULL;
+	char name[300];
+
+	(void)state;
+	assert_int_equal(pc_cache_new(&c, 0), 0);
+	assert_int_equal(pc_backend_new(&backends[0], &ops, NULL), 0);
+	assert_int_equal(pc_backend_ram_new(&backends[1], 1 << 20), 0);
+	for (size_t k = 0; k < 2; k++) {
+		struct pc_backend *b = backends[k];
+
+		name_calls = 0;
+		for (size_t i = 0; i < PC_ARRAY_SIZE(bad); i++) {
+			assert_int_equal(pc_open(&m, c, b, bad[i], PC_CREAT), -EINVAL);
+			assert_int_equal(pc_backend_unlink(b, bad[i]), -EINVAL);
+		}
+		assert_int_equal(pc_open(&m, c, b, NULL, PC_CREAT), -EINVAL);
+		assert_int_equal(pc_backend_unlink(b, NULL), -EINVAL);
+		memset(name, 'n', 256);
+		name[256] = '\0';
+		assert_int_equal(pc_open(&m, c, b, name, PC_CREAT), -EINVAL);
+		assert_int_equal(pc_backend_unlink(b, name), -EINVAL);
+		assert_null(m);
+		assert_int_equal(name_calls, 0);
+		/* 255 bytes, and dots that are not "." or "..", are names. */
+		name[255] = '\0';
+		if (k == 0) {
+			assert_int_equal(pc_open(&m, c, b, name, PC_CREAT), -ENOSYS);
+			assert_int_equal(pc_open(&m, c, b, "...", PC_CREAT), -ENOSYS);
+			assert_int_equal(pc_backend_unlink(b, ".a"), -ENOSYS);
+			assert_int_equal(name_calls, 3);
+		} else {
+			assert_int_equal(pc_open(&m, c, b, name, PC_CREAT), 0);
+			assert_int_equal(pc_close(&m), 0);
+			assert_int_equal(pc_open(&m, c, b, "...", PC_CREAT), 0);
+			assert_int_equal(pc_close(&m), 0);
+			assert_int_equal(pc_backend_unlink(b, name), 0);
+			assert_int_equal(pc_backend_unlink(b, "..."), 0);
+		}
+		pc_backend_delete(&backends[k]);
+	}
+	pc_cache_delete(&c);
+}
+
 static void test_version(void **state)
 {
 	(void)state;
@@ -168,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_objects_are_independent),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_backend_new_validates_ops),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_version),
 	};
 

@@ -88,14 +88,15 @@
  * that the command line does not.  A failing replay writes a log (of the
  * ops up to the failure) only if --log is given.
  *
- * Usage: pcx [--backend ram|file|file-direct] [--seed N] [--ops N]
+ * Usage: pcx [--backend ram|file|file-direct|pmem] [--seed N] [--ops N]
  *            [--budget BYTES] [--max-size BYTES] [--max-len BYTES]
  *            [--objects 1-3] [--writeback PERCENT,MS] [--verify-all]
  *            [--history N] [--log FILE] [--replay FILE] [--dir DIR]
  *            [--tolerate NAME[,NAME...]] [--quiet]
  * Sizes take a k, m or g suffix, or p for pages: --budget 8p.  The file
- * backends work in a new directory under --dir (default $TMPDIR or /tmp),
- * removed at the end unless the run fails.
+ * and pmem backends work in a new directory under --dir (default $TMPDIR or
+ * /tmp), removed at the end unless the run fails.  A build without
+ * libpmem2 has no pmem backend: --backend pmem then exits 77 (skipped).
  * The last line printed is "N passed, N failed" (one run: 1 passed).
  */
 #include <errno.h>
@@ -382,6 +383,8 @@ static int backend_new(void)
 		uint64_t pages = cfg.nr_obj * (cfg.max_size / ps + 2) + 64;
 
 		r = pc_backend_ram_new(&be, pages * ps);
+	} else if (!strcmp(cfg.backend, "pmem")) {
+		r = pc_backend_pmem_new(&be, dir, 0);
 	} else {
 		r = pc_backend_file_new(&be, dir, strcmp(cfg.backend, "file") ? PC_FILE_DIRECT : 0);
 	}
@@ -1203,7 +1206,7 @@ static void write_log(const char *path, uint64_t upto)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: pcx [--backend ram|file|file-direct] [--seed N] [--ops N] [--budget BYTES]\n"
+		"usage: pcx [--backend ram|file|file-direct|pmem] [--seed N] [--ops N] [--budget BYTES]\n"
 		"           [--max-size BYTES] [--max-len BYTES] [--objects 1-3]\n"
 		"           [--writeback PERCENT,MS] [--verify-all] [--history N] [--log FILE]\n"
 		"           [--replay FILE] [--dir DIR] [--tolerate NAME[,NAME...]] [--quiet]\n"
@@ -1353,7 +1356,7 @@ int main(int argc, char **argv)
 		cfg.nr_obj = 1 + (unsigned)(cfg.seed % MAX_OBJ);
 	if (cfg.nr_obj > MAX_OBJ || cfg.max_size < 2 * ps || !cfg.max_len || !cfg.history ||
 	    (strcmp(cfg.backend, "ram") && strcmp(cfg.backend, "file") &&
-	     strcmp(cfg.backend, "file-direct"))) {
+	     strcmp(cfg.backend, "file-direct") && strcmp(cfg.backend, "pmem"))) {
 		fprintf(stderr, "pcx: bad options\n");
 		usage();
 	}
@@ -1381,7 +1384,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cache_new() < 0 || backend_new() < 0)
+	if (cache_new() < 0)
+		return 2;
+	r = backend_new();
+	if (r == -ENOTSUP && !strcmp(cfg.backend, "pmem")) {
+		printf("pcx: no pmem backend in this build (no libpmem2): skipped\n");
+		rmdir(dir);
+		return 77;
+	}
+	if (r < 0)
 		return 2;
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
 		struct obj *o = &objs[i];

@@ -10,9 +10,14 @@
  * with B cached and some not.
  *
  * A hang is detected by a deadline, not survived: if a round does not finish
- * within 10 seconds the test reports the deadlock.  With
- * --expect-violations (the mutant build that waits with the lock held), it
- * passes only if it sees that deadlock.  Prints "N passed, N failed".
+ * within 10 seconds, the test looks at where it stands.  It is the deadlock
+ * of seeds/002 only if the punch has reached its pin wait, the holder still
+ * has A pinned and is inside its fault of B, and neither has moved for one
+ * more second; any other stall is reported as such, and fails the test in
+ * every build.  With --expect-violations (the mutant build that waits with
+ * the lock held), the test passes only if it sees that deadlock: a crash,
+ * a wrong result or a stall elsewhere is not a catch.  Prints "N passed,
+ * N failed".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,7 +36,7 @@
 
 static struct pc_cache *cache;
 static struct pc_mapping *m;
-static int phase;		/* atomic: 1 A pinned, 2 B faulted and both put */
+static int phase;		/* atomic: 1 A pinned, 2 faulting B, 3 B faulted and both put */
 static int punch_ret = 1;	/* atomic */
 static int bad;
 
@@ -54,12 +59,13 @@ static void *holder(void *arg)
 	/* Wait until the punch is waiting for our pin on A. */
 	while (pin_waits() == waits0)
 		usleep(100);
+	__atomic_store_n(&phase, 2, __ATOMIC_RELEASE);
 	if (pc_fault(m, PS, 0, &b) != 0)
 		bad++;	/* -ENXIO or anything else is wrong: the size stays */
 	else
 		pc_page_put(b);
 	pc_page_put(a);
-	__atomic_store_n(&phase, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&phase, 3, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -75,12 +81,29 @@ static void *puncher(void *arg)
 static bool wait_round(void)
 {
 	for (int i = 0; i < 10000; i++) {
-		if (__atomic_load_n(&phase, __ATOMIC_ACQUIRE) == 2 &&
+		if (__atomic_load_n(&phase, __ATOMIC_ACQUIRE) == 3 &&
 		    __atomic_load_n(&punch_ret, __ATOMIC_ACQUIRE) != 1)
 			return true;
 		usleep(1000);
 	}
 	return false;
+}
+
+/*
+ * After the deadline: the seeds/002 deadlock is the holder inside its fault
+ * of B with A pinned, and the punch past the start of its pin wait (the
+ * counter moved) and not returned, with no change for one more second.
+ */
+static bool is_pin_deadlock(uint64_t waits0)
+{
+	uint64_t w = pin_waits();
+
+	if (__atomic_load_n(&phase, __ATOMIC_ACQUIRE) != 2 ||
+	    __atomic_load_n(&punch_ret, __ATOMIC_ACQUIRE) != 1 || w == waits0)
+		return false;
+	sleep(1);
+	return __atomic_load_n(&phase, __ATOMIC_ACQUIRE) == 2 &&
+	       __atomic_load_n(&punch_ret, __ATOMIC_ACQUIRE) == 1 && pin_waits() == w;
 }
 
 int main(int argc, char **argv)
@@ -89,6 +112,7 @@ int main(int argc, char **argv)
 	bool expect = false;
 	const char *backend = "ram";
 	int rounds = 200;
+	uint64_t waits0;
 	char buf[2 * PS];
 
 	for (int i = 1; i < argc; i++) {
@@ -117,14 +141,28 @@ int main(int argc, char **argv)
 		}
 		phase = 0;
 		punch_ret = 1;
-		pthread_create(&t1, NULL, holder, (void *)(uintptr_t)pin_waits());
+		waits0 = pin_waits();
+		pthread_create(&t1, NULL, holder, (void *)(uintptr_t)waits0);
 		pthread_create(&t2, NULL, puncher, NULL);
 		if (!wait_round()) {
-			printf("round %d: deadlock: the pin holder's fault of B or the punch "
-			       "did not complete in 10 s\n", r);
-			printf("%d passed, %d failed\n", expect ? 1 : 0, expect ? 0 : 1);
+			bool dl = is_pin_deadlock(waits0);
+
+			if (dl)
+				printf("round %d: deadlock: the holder's fault of B and the punch's "
+				       "wait for A's pin have both been stuck for 11 s\n", r);
+			else
+				printf("round %d: stalled, but not in the pin deadlock: holder phase "
+				       "%d, punch %s, pin waits %llu -> %llu\n", r,
+				       __atomic_load_n(&phase, __ATOMIC_ACQUIRE),
+				       __atomic_load_n(&punch_ret, __ATOMIC_ACQUIRE) == 1 ?
+					       "not returned" : "returned",
+				       (unsigned long long)waits0,
+				       (unsigned long long)pin_waits());
+			if (expect)
+				printf("mutant build: the deadlock %s\n", dl ? "was caught" : "was MISSED");
+			printf("%d passed, %d failed\n", expect && dl ? 1 : 0, expect && dl ? 0 : 1);
 			fflush(stdout);
-			_exit(expect ? 0 : 1);
+			_exit(expect && dl ? 0 : 1);
 		}
 		pthread_join(t1, NULL);
 		pthread_join(t2, NULL);

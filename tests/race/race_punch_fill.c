@@ -16,11 +16,19 @@
  * drops rewritten pages from the cache now and then, so that readers fill
  * them from the blocks.
  *
- * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file]
+ * Each punch or truncate rewrites its range with a new generation g, and
+ * once the call has returned the invalidator raises the range's floor to
+ * g.  A reader loads the floor of its page before it starts, and a record
+ * of an older generation is then a violation too: the other half of G1, a
+ * read that starts after the punch returned never sees the old contents
+ * (a stale page that a fill put back in the index after the punch removed
+ * it, say).
+ *
+ * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file|pmem]
  *                        [--expect-violations]
  * On the file backend each object is a file, so blocks are not visibly
- * reused between objects; the test then checks G1 alone (zeros or the
- * victim's own data).
+ * reused between objects; the test then checks that a read sees zeros or
+ * the victim's own data, of a generation no older than its floor.
  * It runs until at least N operations (default 10^6) and S seconds (default
  * 5) are done, or --seconds (default 120) have passed; with
  * --expect-violations, until the first violation.
@@ -42,8 +50,8 @@
 #include <pagecache.h>
 
 #include "race_backend.h"
+#include "race_common.h"
 
-#define PS 4096u
 #define MAGIC 0x5043a7e5u
 #define VICTIM_ID 100
 #define VICTIM_PAGES 128
@@ -51,66 +59,16 @@
 #define NR_OTHERS 3
 #define DEVICE_PAGES (VICTIM_PAGES + NR_OTHERS * OTHER_PAGES + 64)
 
-struct rec {
-	uint32_t magic, obj, page, gen;
-};
-
 static struct pc_cache *cache;
 static struct pc_backend *dev;
 static struct pc_mapping *victim, *others[NR_OTHERS];
-static uint64_t max_ops;
-static double max_seconds, min_seconds;
-static uint64_t ops_done;	/* atomic */
-static uint64_t violations;	/* atomic */
-static uint64_t first_bad[4];
-static int stop;		/* atomic */
-static struct timespec t0;
-static bool expect;	/* --expect-violations: stop at the first one */
+static uint64_t first_bad[6];
 static uint32_t target_first, target_n = 1;	/* atomic: the invalidator's next range */
+/* Atomic: per page, the oldest generation a read that starts now may see. */
+static uint32_t floor_gen[VICTIM_PAGES];
 
-static double elapsed(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
-}
-
-static bool keep_going(void)
-{
-	uint64_t n = __atomic_add_fetch(&ops_done, 1, __ATOMIC_RELAXED);
-
-	if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
-		return false;
-	if (expect && __atomic_load_n(&violations, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-		return false;
-	}
-	if ((n & 1023) == 0 &&
-	    ((n >= max_ops && elapsed() >= min_seconds) || elapsed() > max_seconds)) {
-		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-		return false;
-	}
-	return true;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void stamp(void *buf, uint32_t obj, uint32_t page, uint32_t gen)
-{
-	struct rec *r = buf;
-
-	for (unsigned i = 0; i < PS / sizeof(*r); i++)
-		r[i] = (struct rec){ MAGIC, obj, page, gen };
-}
-
-static void check_page(const void *buf, uint32_t page)
+/* Page @page as read by a read that started after loading @floor. */
+static void check_page(const void *buf, uint32_t page, uint32_t floor)
 {
 	const struct rec *r = buf;
 
@@ -118,13 +76,15 @@ static void check_page(const void *buf, uint32_t page)
 		struct rec x = r[i];	/* one snapshot: the page may change under us */
 
 		if ((x.magic == 0 || x.magic == MAGIC) && (x.obj == 0 || x.obj == VICTIM_ID) &&
-		    (x.page == 0 || x.page == page))
+		    (x.page == 0 || x.page == page) && (x.gen == 0 || x.gen >= floor))
 			continue;
-		if (__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED) == 0) {
+		if (race_violation()) {
 			first_bad[0] = page;
 			first_bad[1] = x.obj;
 			first_bad[2] = x.page;
 			first_bad[3] = x.magic;
+			first_bad[4] = x.gen;
+			first_bad[5] = floor;
 		}
 		return;
 	}
@@ -135,8 +95,8 @@ static void *reader(void *arg)
 	uint64_t s = (uintptr_t)arg * 7919 + 1;
 	char *buf = aligned_alloc(PS, PS);
 
-	while (keep_going()) {
-		uint32_t page = (uint32_t)(rnd(&s) % VICTIM_PAGES);
+	while (race_keep_going()) {
+		uint32_t page = (uint32_t)(rnd(&s) % VICTIM_PAGES), floor;
 		struct pc_page *p;
 
 		if (rnd(&s) % 4 != 0)	/* mostly the range about to be punched */
@@ -144,18 +104,20 @@ static void *reader(void *arg)
 			       (uint32_t)(rnd(&s) % __atomic_load_n(&target_n, __ATOMIC_RELAXED));
 		if (page >= VICTIM_PAGES)
 			page = VICTIM_PAGES - 1;
+		/* Acquire: pairs with the release in invalidator(). */
+		floor = __atomic_load_n(&floor_gen[page], __ATOMIC_ACQUIRE);
 		if (rnd(&s) & 1) {
 			ssize_t n = pc_read(victim, buf, PS, (uint64_t)page * PS, 0);
 
 			if (n == PS)
-				check_page(buf, page);
+				check_page(buf, page, floor);
 			else if (n != 0 && n != -ENOMEM)
 				abort();
 		} else {
 			int r = pc_fault(victim, (uint64_t)page * PS, 0, &p);
 
 			if (r == 0) {
-				check_page(pc_page_addr(p), page);
+				check_page(pc_page_addr(p), page, floor);
 				pc_page_put(p);
 			} else if (r != -ENXIO && r != -ENOMEM) {
 				abort();
@@ -173,7 +135,7 @@ static void *reader(void *arg)
 static void rewrite_victim(uint32_t first, uint32_t n, uint32_t gen, char *buf, bool drop)
 {
 	for (uint32_t i = first; i < first + n; i++) {
-		stamp(buf, VICTIM_ID, i, gen);
+		stamp(buf, MAGIC, VICTIM_ID, i, gen);
 		if (pc_write(victim, buf, PS, (uint64_t)i * PS, 0) != PS)
 			abort();
 	}
@@ -200,7 +162,7 @@ static void give_blocks_to_other(uint32_t n, uint32_t gen, char *buf)
 	struct pc_mapping *o = others[gen % NR_OTHERS];
 
 	for (uint32_t i = 0; i < n; i++) {
-		stamp(buf, 1 + gen % NR_OTHERS, i, gen);
+		stamp(buf, MAGIC, 1 + gen % NR_OTHERS, i, gen);
 		if (pc_write(o, buf, PS, (uint64_t)i * PS, 0) != PS)
 			abort();
 	}
@@ -215,7 +177,7 @@ static void *invalidator(void *arg)
 	uint32_t gen = 1;
 
 	(void)arg;
-	while (keep_going()) {
+	while (race_keep_going()) {
 		uint32_t first = (uint32_t)(rnd(&s) % VICTIM_PAGES);
 		uint32_t n = 1 + (uint32_t)(rnd(&s) % 16);
 		bool truncate = rnd(&s) % 8 == 0;
@@ -235,6 +197,9 @@ static void *invalidator(void *arg)
 		} else if (pc_punch(victim, (uint64_t)first * PS, (uint64_t)n * PS) != 0) {
 			abort();
 		}
+		/* Release: a reader that sees the floor starts after the call returned. */
+		for (uint32_t i = first; i < first + n; i++)
+			__atomic_store_n(&floor_gen[i], gen, __ATOMIC_RELEASE);
 		give_blocks_to_other(n > OTHER_PAGES ? OTHER_PAGES : n, gen, buf);
 		rewrite_victim(first, n, gen, buf, rnd(&s) % 4 != 0);
 	}
@@ -248,22 +213,17 @@ int main(int argc, char **argv)
 	pthread_t t[3];
 	char *buf = aligned_alloc(PS, PS);
 
-	max_ops = 1000000;
-	max_seconds = 120;
-	min_seconds = 5;
+	race.max_ops = 1000000;
+	race.max_seconds = 120;
+	race.min_seconds = 5;
+	race.check_every = 1023;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--ops") && i + 1 < argc)
-			max_ops = strtoull(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			max_seconds = strtod(argv[++i], NULL);
-		else if (!strcmp(argv[i], "--min-seconds") && i + 1 < argc)
-			min_seconds = strtod(argv[++i], NULL);
-		else if (!strcmp(argv[i], "--expect-violations"))
-			expect = true;
-		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+		if (race_option(argc, argv, &i))
+			continue;
+		if (!strcmp(argv[i], "--backend") && i + 1 < argc)
 			backend = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file] "
+			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file|pmem] "
 				"[--expect-violations]\n",
 				argv[0]);
 			return 2;
@@ -279,8 +239,9 @@ int main(int argc, char **argv)
 		if (pc_open(&others[i], cache, dev, name, PC_CREAT))
 			return 1;
 	}
+	race_options_done();
 	rewrite_victim(0, VICTIM_PAGES, 1, buf, true);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	race_start();
 	pthread_create(&t[0], NULL, reader, (void *)1);
 	pthread_create(&t[1], NULL, reader, (void *)2);
 	pthread_create(&t[2], NULL, invalidator, NULL);
@@ -291,25 +252,21 @@ int main(int argc, char **argv)
 	pc_stats(cache, &st, sizeof(st));
 	printf("ops %llu in %.1fs, violations %llu; punches %llu truncates %llu fills %llu "
 	       "hits %llu pin_waits %llu\n",
-	       (unsigned long long)ops_done, elapsed(), (unsigned long long)violations,
+	       (unsigned long long)race.ops_done, race_elapsed(), (unsigned long long)race.violations,
 	       (unsigned long long)st.punches, (unsigned long long)st.truncates,
 	       (unsigned long long)st.fills, (unsigned long long)st.hits,
 	       (unsigned long long)st.pin_waits);
-	if (violations)
+	if (race.violations)
 		printf("first violation: victim page %llu held a record of object %llu page %llu "
-		       "(magic %#llx)\n", (unsigned long long)first_bad[0],
-		       (unsigned long long)first_bad[1], (unsigned long long)first_bad[2],
-		       (unsigned long long)first_bad[3]);
+		       "(magic %#llx) generation %llu, for a read that started at floor %llu\n",
+		       (unsigned long long)first_bad[0], (unsigned long long)first_bad[1],
+		       (unsigned long long)first_bad[2], (unsigned long long)first_bad[3],
+		       (unsigned long long)first_bad[4], (unsigned long long)first_bad[5]);
 	for (int i = 0; i < NR_OTHERS; i++)
 		pc_close(&others[i]);
 	pc_close(&victim);
 	race_backend_delete(&dev);
 	pc_cache_delete(&cache);
 	free(buf);
-
-	bool ok = expect ? violations > 0 : violations == 0;
-	if (expect)
-		printf("mutant build: the race %s\n", ok ? "was caught" : "was MISSED");
-	printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
-	return ok ? 0 : 1;
+	return race_verdict();
 }

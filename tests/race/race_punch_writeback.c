@@ -28,7 +28,8 @@
 
 #include <pagecache.h>
 
-#define PS 4096u
+#include "race_common.h"
+
 #define MAGIC 0x57b4c0deu
 #define VICTIM_ID 7
 #define OTHER_ID 9
@@ -36,56 +37,8 @@
 #define OTHER_PAGES 16
 #define DEVICE_PAGES (VICTIM_PAGES + OTHER_PAGES + 8)
 
-struct rec {
-	uint32_t magic, obj, page, gen;
-};
-
 static struct pc_cache *cache;
 static struct pc_mapping *victim, *other;
-static uint64_t ops_done, violations, max_ops;
-static double max_seconds, min_seconds;
-static int stop;
-static bool expect;
-static struct timespec t0;
-
-static double elapsed(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
-}
-
-static bool keep_going(void)
-{
-	uint64_t n = __atomic_add_fetch(&ops_done, 1, __ATOMIC_RELAXED);
-
-	if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
-		return false;
-	if ((expect && __atomic_load_n(&violations, __ATOMIC_RELAXED)) ||
-	    ((n & 255) == 0 &&
-	     ((n >= max_ops && elapsed() >= min_seconds) || elapsed() > max_seconds))) {
-		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-		return false;
-	}
-	return true;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void stamp(void *buf, uint32_t obj, uint32_t page, uint32_t gen)
-{
-	struct rec *r = buf;
-
-	for (unsigned i = 0; i < PS / sizeof(*r); i++)
-		r[i] = (struct rec){ MAGIC, obj, page, gen };
-}
 
 static void *writer(void *arg)
 {
@@ -94,10 +47,10 @@ static void *writer(void *arg)
 	uint32_t gen = 0;
 
 	(void)arg;
-	while (keep_going()) {
+	while (race_keep_going()) {
 		uint32_t page = (uint32_t)(rnd(&s) % VICTIM_PAGES);
 
-		stamp(buf, VICTIM_ID, page, ++gen);
+		stamp(buf, MAGIC, VICTIM_ID, page, ++gen);
 		if (pc_write(victim, buf, PS, (uint64_t)page * PS, 0) != PS)
 			abort();
 	}
@@ -108,7 +61,7 @@ static void *writer(void *arg)
 static void *syncer(void *arg)
 {
 	(void)arg;
-	while (keep_going()) {
+	while (race_keep_going()) {
 		int r = pc_sync(victim, 0, 0);
 
 		if (r != 0 && r != -ENOSPC)
@@ -124,7 +77,7 @@ static void *puncher(void *arg)
 	uint32_t gen = 0;
 
 	(void)arg;
-	while (keep_going()) {
+	while (race_keep_going()) {
 		uint32_t first = (uint32_t)(rnd(&s) % VICTIM_PAGES);
 		uint32_t n = 1 + (uint32_t)(rnd(&s) % 8);
 		int r;
@@ -136,7 +89,7 @@ static void *puncher(void *arg)
 		/* The other object takes the freed blocks, last freed first. */
 		gen++;
 		for (uint32_t i = 0; i < n; i++) {
-			stamp(buf, OTHER_ID, i, gen);
+			stamp(buf, MAGIC, OTHER_ID, i, gen);
 			if (pc_write(other, buf, PS, (uint64_t)i * PS, 0) != PS)
 				abort();
 		}
@@ -155,7 +108,7 @@ static void *puncher(void *arg)
 			if (pc_read(other, buf, PS, (uint64_t)i * PS, 0) != PS)
 				abort();
 			if (x[0].obj != OTHER_ID || x[PS / sizeof(*x) - 1].obj != OTHER_ID) {
-				if (__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED) == 0)
+				if (race_violation())
 					printf("first violation: block of other page %u holds "
 					       "object %u page %u\n", i, x[0].obj, x[0].page);
 			}
@@ -173,27 +126,20 @@ int main(int argc, char **argv)
 	pthread_t t[3];
 	struct pc_stats st;
 
-	max_ops = 200000;
-	max_seconds = 120;
-	min_seconds = 5;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--ops") && i + 1 < argc)
-			max_ops = strtoull(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			max_seconds = strtod(argv[++i], NULL);
-		else if (!strcmp(argv[i], "--min-seconds") && i + 1 < argc)
-			min_seconds = strtod(argv[++i], NULL);
-		else if (!strcmp(argv[i], "--expect-violations"))
-			expect = true;
-		else
+	race.max_ops = 200000;
+	race.max_seconds = 120;
+	race.min_seconds = 5;
+	race.check_every = 255;
+	for (int i = 1; i < argc; i++)
+		if (!race_option(argc, argv, &i))
 			return 2;
-	}
+	race_options_done();
 	if (pc_cache_new(&cache, 16ull << 20) || pc_backend_ram_new(&dev, DEVICE_PAGES * PS) ||
 	    pc_open(&victim, cache, dev, "victim", PC_CREAT) ||
 	    pc_open(&other, cache, dev, "other", PC_CREAT) ||
 	    pc_truncate(victim, (uint64_t)VICTIM_PAGES * PS))
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	race_start();
 	pthread_create(&t[0], NULL, writer, NULL);
 	pthread_create(&t[1], NULL, syncer, NULL);
 	pthread_create(&t[2], NULL, puncher, NULL);
@@ -201,16 +147,11 @@ int main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	pc_stats(cache, &st, sizeof(st));
 	printf("ops %llu in %.1fs, violations %llu; punches %llu writebacks %llu\n",
-	       (unsigned long long)ops_done, elapsed(), (unsigned long long)violations,
+	       (unsigned long long)race.ops_done, race_elapsed(), (unsigned long long)race.violations,
 	       (unsigned long long)st.punches, (unsigned long long)st.writebacks);
 	pc_close(&other);
 	pc_close(&victim);
 	pc_backend_delete(&dev);
 	pc_cache_delete(&cache);
-
-	bool ok = expect ? violations > 0 : violations == 0;
-	if (expect)
-		printf("mutant build: the race %s\n", ok ? "was caught" : "was MISSED");
-	printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
-	return ok ? 0 : 1;
+	return race_verdict();
 }
