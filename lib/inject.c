@@ -38,6 +38,8 @@ static const char *const pc_fail_names[PC_FAIL_NR_SITES] = {
 	[PC_FAIL_PMEM] = "pmem",
 	[PC_FAIL_PMEM_OBJ] = "pmem_obj",
 	[PC_FAIL_PMEM_PROBE] = "pmem_probe",
+	[PC_FAIL_DAX_PIN] = "dax_pin",
+	[PC_FAIL_PIN_REC] = "pin_rec",
 };
 
 const char *pc_inject_fail_name(int site)

@@ -51,6 +51,8 @@ enum pc_fail_site {
 	PC_FAIL_PMEM,		/* backend_pmem.c: the backend */
 	PC_FAIL_PMEM_OBJ,	/* backend_pmem.c: an open object */
 	PC_FAIL_PMEM_PROBE,	/* backend_pmem.c: mmap probing for room to reserve */
+	PC_FAIL_DAX_PIN,	/* dax.c: the pin a DAX fault hands out */
+	PC_FAIL_PIN_REC,	/* pin.c: the record of a range pin */
 	PC_FAIL_NR_SITES
 };
 

@@ -43,6 +43,13 @@ MODES = [
 ]
 BACKENDS = ['ram', 'file', 'pmem']	# pmem exits 77 (skipped) without libpmem2
 
+# Sites pcx's workload cannot reach yet, each with the test that fails it
+# instead.  Keep this empty: a site belongs here only until pcx drives it.
+ELSEWHERE = {
+    'dax_pin': 'pcx has no DAX ops yet; tests/test_dax.c test_alloc_failures fails it',
+    'pin_rec': 'pcx has no range pins yet; tests/test_dax.c test_alloc_failures fails it',
+}
+
 
 def static_check(libdir):
     bad = []
@@ -119,13 +126,17 @@ def main():
                     errors += 1
                     print('pcx-sweep: FAILED: %s\n%s' % (' '.join(cmd), out))
         print('pcx-sweep: %-13s %s' % (site, '; '.join(cols)))
-        if not total_failed and site not in skipped:
+        if not total_failed and site in ELSEWHERE:
+            skipped.add(site)
+            print('pcx-sweep: %-13s covered elsewhere: %s' % (site, ELSEWHERE[site]))
+        elif not total_failed and site not in skipped:
             unreached.append(site)
     swept = len(sites) - len(unreached) - len(skipped)
     print('pcx-sweep: swept %d sites (%d runs) in %.1f s' % (swept, len(sites) * len(BACKENDS) *
                                                           len(MODES), time.time() - t0))
     if skipped:
-        print('pcx-sweep: skipped (no pmem backend in this build): ' + ', '.join(sorted(skipped)))
+        print('pcx-sweep: not swept here (no pmem backend in this build, or covered elsewhere): ' +
+              ', '.join(sorted(skipped)))
     if unreached:
         print('pcx-sweep: never failed (the workload does not reach them): ' + ', '.join(unreached))
     if errors or unreached:

@@ -2,7 +2,8 @@
 /*
  * The backend a race test runs on, chosen with --backend ram|file|pmem: the
  * RAM backend (one device, freed blocks reused at once by other objects), or
- * the file or pmem backend in a fresh directory under /tmp, removed at the
+ * the file or pmem backend in a fresh directory under race_base_dir (/tmp,
+ * or the build-tree directory the DAX tests pass with --dir), removed at the
  * end.  A build without libpmem2 has no pmem backend: the test exits 77.
  */
 #ifndef PC_RACE_BACKEND_H
@@ -17,7 +18,8 @@
 
 #include <pagecache.h>
 
-static char race_dir[64];
+static char race_dir[4096];
+static const char *race_base_dir = "/tmp";
 
 static int race_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -33,7 +35,7 @@ static int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ra
 	if (!strcmp(kind, "ram")) {
 		r = pc_backend_ram_new(b, ram_bytes);
 	} else if (!strcmp(kind, "file") || !strcmp(kind, "pmem")) {
-		snprintf(race_dir, sizeof(race_dir), "/tmp/pc-race-XXXXXX");
+		snprintf(race_dir, sizeof(race_dir), "%s/pc-race-XXXXXX", race_base_dir);
 		if (!mkdtemp(race_dir)) {
 			perror("mkdtemp");
 			return -1;
