@@ -327,6 +327,7 @@ static void scenario_mmap(const struct pcb_opts *o, struct pcb_report *rep);
 static void scenario_punch(const struct pcb_opts *o, struct pcb_report *rep);
 static void scenario_scale(const struct pcb_opts *o, struct pcb_report *rep);
 static void scenario_memory(const struct pcb_opts *o, struct pcb_report *rep);
+static void scenario_dax(const struct pcb_opts *o, struct pcb_report *rep);
 
 static const struct pcb_scenario pcb_scenarios[] = {
 	{ "hit", scenario_hit,
@@ -356,6 +357,9 @@ static const struct pcb_scenario pcb_scenarios[] = {
 	{ "memory", scenario_memory,
 	  "metadata bytes per cached page (pc_stats meta_bytes, and malloc'd heap) "
 	  "for objects of 1 to 65536 pages and a sparse one", 0 },
+	{ "dax", scenario_dax,
+	  "DAX mapping on the RAM backend: pc_fault+put vs a cached-mode hit, "
+	  "pc_read 4K vs memcpy from the same storage", 0 },
 };
 
 /* ---- Helpers ---- */
@@ -1159,6 +1163,115 @@ static void scenario_hit(const struct pcb_opts *o, struct pcb_report *rep)
 		     median_of(rep, "B3 pread 1B 2 threads") /
 			     median_of(rep, "B3 pread 1B 1 thread"), 0);
 
+	hit_teardown(&h, &c, &b);
+}
+
+/* ---- Scenario "dax" ---- */
+
+/*
+ * Scenario "dax": a second object with the same bytes, open with PC_DAX on
+ * the same RAM device, next to the cached object of hit_setup():
+ *   A1 DAX fault+put   pc_fault() of the DAX mapping, one byte read, put:
+ *                      an entry lock and a pin on every fault (dax.c);
+ *   B1 cached fault+put the cache hit of scenario "hit" (lock-free);
+ *   A2 DAX pc_read 4K  pc_read() of a page of the DAX mapping: a copy
+ *                      straight from storage;
+ *   B2 memcpy 4K       memcpy() from the same storage, at the addresses the
+ *                      DAX faults return (taken once, before timing).
+ */
+static struct pc_mapping *dax_m;
+static unsigned char **dax_addr;	/* per page of the DAX object */
+
+static uint64_t dax_run_fault(struct hit_ctx *h, uint64_t k)
+{
+	uint64_t t0 = now_ns(), sum;
+
+	sum = hit_fault_loop(dax_m, h->offs, HIT_NR_OFFSETS - 1, k);
+	t0 = now_ns() - t0;
+	pcb_sink += sum;
+	return t0;
+}
+
+static uint64_t dax_run_pcread(struct hit_ctx *h, uint64_t k)
+{
+	uint64_t t0 = now_ns(), sum = 0;
+
+	for (uint64_t i = 0; i < k; i++) {
+		ssize_t r = pc_read(dax_m, h->buf, h->page, h->offs[i & (HIT_NR_OFFSETS - 1)], 0);
+
+		if (pcb_unlikely(r != (ssize_t)h->page)) {
+			check(r, "pc_read");
+			die("pc_read: short read of %zd bytes", r);
+		}
+		__asm__ __volatile__("" : : "r"(h->buf) : "memory");
+		sum += h->buf[i & (h->page - 1)];
+	}
+	t0 = now_ns() - t0;
+	pcb_sink += sum;
+	return t0;
+}
+
+static uint64_t dax_run_memcpy(struct hit_ctx *h, uint64_t k)
+{
+	uint64_t t0 = now_ns(), sum = 0;
+
+	for (uint64_t i = 0; i < k; i++) {
+		memcpy(h->buf, dax_addr[h->offs[i & (HIT_NR_OFFSETS - 1)] / h->page], h->page);
+		__asm__ __volatile__("" : : "r"(h->buf) : "memory");
+		sum += h->buf[i & (h->page - 1)];
+	}
+	t0 = now_ns() - t0;
+	pcb_sink += sum;
+	return t0;
+}
+
+static void scenario_dax(const struct pcb_opts *o, struct pcb_report *rep)
+{
+	struct hit_ctx h = { .fd = -1, .no_tmpfs = true };
+	struct pc_cache *c = NULL;
+	struct pc_backend *b = NULL;
+	uint64_t pages;
+
+	hit_init(&h, o, rep, HIT_DEFAULT_SIZE, HIT_QUICK_SIZE);
+	h.extra = h.size;	/* room on the device for the DAX object */
+	hit_setup(&h, &c, &b, rep);
+	pages = h.size / h.page;
+	check(pc_open(&dax_m, c, b, "pcbench-dax", PC_CREAT | PC_TRUNC | PC_DAX), "pc_open DAX");
+	for (uint64_t off = 0; off < h.size; off += PCB_MIB) {
+		size_t n = h.size - off < PCB_MIB ? h.size - off : PCB_MIB;
+
+		if (check(pc_write(dax_m, h.plain + off, n, off, 0), "pc_write DAX") != (long long)n)
+			die("pc_write DAX: short write");
+	}
+	check(pc_sync(dax_m, 0, 0), "pc_sync DAX");
+	dax_addr = calloc(pages, sizeof(*dax_addr));
+	if (!dax_addr)
+		die("out of memory");
+	for (uint64_t i = 0; i < pages; i++) {
+		struct pc_page *p;
+
+		check(pc_fault(dax_m, i * h.page, 0, &p), "pc_fault DAX");
+		dax_addr[i] = pc_page_addr(p);
+		if (memcmp(dax_addr[i], h.plain + i * h.page, h.page))
+			die("the DAX object does not hold what was written");
+		pc_page_put(p);
+	}
+	report_param(rep, "dax", false, "a second object with the same bytes, PC_DAX, same RAM device");
+
+	hit_pair(&h, o, rep, "A1 DAX fault+put", dax_run_fault, "B1 cached fault+put",
+		 hit_run_fault, false, false);
+	hit_pair(&h, o, rep, "A2 DAX pc_read 4K", dax_run_pcread, "B2 memcpy 4K from storage",
+		 dax_run_memcpy, false, false);
+	report_ratio(rep, "DAX fault+put cost over a cached hit", "A1 / B1",
+		     median_of(rep, "A1 DAX fault+put") / median_of(rep, "B1 cached fault+put"), 0);
+	report_ratio(rep, "DAX pc_read 4K speed as a fraction of memcpy 4K", "B2 / A2",
+		     median_of(rep, "B2 memcpy 4K from storage") /
+			     median_of(rep, "A2 DAX pc_read 4K"), 0);
+
+	check(pc_close(&dax_m), "pc_close DAX");
+	check(pc_backend_unlink(b, "pcbench-dax"), "pc_backend_unlink");
+	free(dax_addr);
+	dax_addr = NULL;
 	hit_teardown(&h, &c, &b);
 }
 

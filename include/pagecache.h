@@ -18,8 +18,9 @@
  * Locking, outermost first (the full tree is in doc/locking.md and at the top
  * of lib/mapping.c):
  *   the engine's own locks -> mmap (fault) lock -> invalidate_lock ->
- *   page lock -> index lock
- * A cache hit takes neither rw lock.
+ *   page lock or DAX entry lock -> index lock
+ * A cache hit takes neither rw lock.  The mmap lock is held shared through
+ * a fault's slow path and exclusive by pc_set_dax().
  */
 #ifndef PAGECACHE_H
 #define PAGECACHE_H
@@ -55,7 +56,13 @@ struct pc_page;		/* a pinned reference to one page */
 /*
  * PC_DAX: open the object for direct access.  Faults and I/O go straight to
  * the backend's storage (no cached copy); the backend must be DAX-capable
- * (have direct_access), or pc_open() answers -EOPNOTSUPP.
+ * (have direct_access), or pc_open() answers -EOPNOTSUPP.  A fault returns
+ * a pin whose address points into the storage itself; a read fault of a
+ * hole returns a shared read-only page of zeros, which a later write fault
+ * replaces with newly allocated blocks.  Write faults and pc_write() mark
+ * pages dirty; pc_sync() persists exactly the dirty pages (the backend's
+ * persist op).  While a DAX pin is held its blocks are never freed: punch
+ * and truncate wait for it (G3).  See pc_set_dax() to switch modes.
  */
 #define PC_DAX		0x0008u
 
@@ -146,10 +153,11 @@ PC_API int pc_backend_unlink(struct pc_backend *b, const char *name);
  * Mappings.  An object may be open through one mapping at a time: a second
  * pc_open() of the same name on the same backend answers -EBUSY, because two
  * page caches over one object could not be kept coherent.
- * pc_close() writes back every dirty page first; if that fails it returns
- * the error and still closes (the pages are lost, as the error says).  Bad
- * input (-EINVAL) or a caller holding the invalidate_lock (-EDEADLK)
- * closes nothing.
+ * pc_close() writes back every dirty page first (in DAX mode: persists
+ * every dirty page); if that fails it returns the error and still closes
+ * (the pages are lost, as the error says).  Bad input (-EINVAL), a caller
+ * holding the invalidate_lock (-EDEADLK), or a DAX pin or range pin still
+ * held (-EBUSY: those point into the object) closes nothing.
  */
 PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backend *b,
 		   const char *name, unsigned flags);
@@ -192,6 +200,10 @@ PC_API int pc_readahead(struct pc_mapping *m, uint64_t off, uint64_t len);
  * (again) while the pin is held, so stores made through the pin are not lost.
  * Punch and truncate wait for pins on the pages they remove (G3), so hold a
  * pin only as long as you use it.
+ * In DAX mode (PC_DAX, pc_set_dax()) the pin's address is the backend's
+ * storage itself, or for a read fault of a hole a shared read-only page of
+ * zeros; its blocks are never freed while it is held, and the mode does not
+ * change while any pin is held.  Release every pin with pc_page_put().
  */
 PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out);
 PC_API void *pc_page_addr(const struct pc_page *p);	/* page-aligned, pc_page_size() bytes */
@@ -212,6 +224,13 @@ PC_API void pc_page_put(struct pc_page *p);
  * while holding it answers -EDEADLK.
  */
 PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len);
+/*
+ * pc_punch() with flags.  PC_PUNCH_NOWAIT: where pc_punch() would wait for
+ * a pin (or a busy DAX entry) in the range, answer -EBUSY instead, having
+ * changed nothing.  pc_punch(m, off, len) is pc_punch_flags(m, off, len, 0).
+ */
+#define PC_PUNCH_NOWAIT	0x0001u
+PC_API int pc_punch_flags(struct pc_mapping *m, uint64_t off, uint64_t len, unsigned flags);
 PC_API int pc_zero_range(struct pc_mapping *m, uint64_t off, uint64_t len);
 PC_API int pc_truncate(struct pc_mapping *m, uint64_t size);
 PC_API int pc_size(struct pc_mapping *m, uint64_t *size);
@@ -258,6 +277,38 @@ PC_API void pc_invalidate_unlock_two(struct pc_mapping *a, struct pc_mapping *b)
 PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len);
 
 /*
+ * Direct access mode.  pc_set_dax() switches an open mapping between cached
+ * and DAX mode (@on) (G4).  It locks out faults (the mmap lock, exclusive)
+ * and I/O (the invalidate_lock, exclusive).  Going to DAX it writes back and
+ * drops every cached page; going back it persists the dirty DAX pages; the
+ * data is kept either way.  While any page is pinned (a pc_fault() pin, a
+ * range pin, or a read in progress that holds a page) it answers -EBUSY and
+ * changes nothing, unless @flags has PC_WAIT: then it waits, with every lock
+ * dropped, for the pins to go, and tries again.  -EOPNOTSUPP if the backend
+ * has no direct_access; -EDEADLK if the caller holds the invalidate_lock.
+ * Switching to the mode the mapping is in already returns 0.
+ * pc_get_dax() answers 1 in DAX mode, 0 in cached mode.
+ */
+#define PC_WAIT		0x0001u
+PC_API int pc_set_dax(struct pc_mapping *m, bool on, unsigned flags);
+PC_API int pc_get_dax(struct pc_mapping *m);
+
+/*
+ * Long-term pins, in the spirit of pinning pages for DMA.  pc_pin_range()
+ * faults every page that overlaps [off, off + len) (PC_PIN_WRITE: as write
+ * faults) and keeps the pins until pc_unpin_range() is called with the same
+ * @off and @len.  Pinned pages are not evicted, punch and truncate of them
+ * wait (or answer -EBUSY with PC_PUNCH_NOWAIT), and pc_set_dax() answers
+ * -EBUSY, in both modes.  The range must lie below EOF (-ENXIO) and span at
+ * most 1 GiB of pages (-EINVAL).  A mapping with range pins cannot be
+ * closed (-EBUSY).  pc_unpin_range() answers -ENOENT if no pin of exactly
+ * that range is held; its @flags must be 0.
+ */
+#define PC_PIN_WRITE	0x0001u
+PC_API int pc_pin_range(struct pc_mapping *m, uint64_t off, uint64_t len, unsigned flags);
+PC_API int pc_unpin_range(struct pc_mapping *m, uint64_t off, uint64_t len, unsigned flags);
+
+/*
  * Statistics.  pc_stats() fills up to @size bytes of @st, so a program built
  * against an older, smaller struct keeps working; fields only grow at the end.
  */
@@ -283,6 +334,14 @@ struct pc_stats {
 	uint64_t reclaim_scans;	/* pages looked at by reclaim */
 	uint64_t flusher_runs;	/* background writeback passes */
 	uint64_t dirty_pages;	/* pages dirty now */
+	/* DAX (fields added in 0.1 with DAX mappings): */
+	uint64_t dax_faults;	/* DAX pins handed out (pc_fault, range pins) */
+	uint64_t dax_zero_faults; /* of them, reads of holes answered with the zero page */
+	uint64_t dax_allocs;	/* DAX write faults and writes that allocated blocks */
+	uint64_t dax_entry_waits; /* waits for a locked DAX entry */
+	uint64_t dax_persists;	/* backend persist calls from pc_sync */
+	uint64_t dax_busy_waits; /* punch/truncate waits for a pinned or locked DAX entry */
+	uint64_t mode_switches;	/* pc_set_dax calls that changed the mode */
 };
 PC_API int pc_stats(const struct pc_cache *c, struct pc_stats *st, size_t size);
 

@@ -274,6 +274,13 @@ PC_API int pc_stats(const struct pc_cache *c, struct pc_stats *st, size_t size)
 	s.evictions = sum[PC_STAT_EVICTIONS];
 	s.reclaim_scans = sum[PC_STAT_RECLAIM_SCANS];
 	s.flusher_runs = sum[PC_STAT_FLUSHER_RUNS];
+	s.dax_faults = sum[PC_STAT_DAX_FAULTS];
+	s.dax_zero_faults = sum[PC_STAT_DAX_ZERO_FAULTS];
+	s.dax_allocs = sum[PC_STAT_DAX_ALLOCS];
+	s.dax_entry_waits = sum[PC_STAT_DAX_ENTRY_WAITS];
+	s.dax_persists = sum[PC_STAT_DAX_PERSISTS];
+	s.dax_busy_waits = sum[PC_STAT_DAX_BUSY_WAITS];
+	s.mode_switches = sum[PC_STAT_MODE_SWITCHES];
 	s.dirty_pages = __atomic_load_n(&c->nr_dirty, __ATOMIC_RELAXED);
 	s.pages_cached = __atomic_load_n(&c->pages, __ATOMIC_RELAXED);
 	s.bytes_cached = __atomic_load_n(&c->used, __ATOMIC_RELAXED);

@@ -35,10 +35,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 #include "inject.h"
 
@@ -208,6 +211,13 @@ int __pc_add_page(struct pc_mapping *m, uint64_t index, bool nowait, struct pc_p
 	struct pc_page *p;
 	int r;
 
+#ifdef PC_DEBUG_LOCKS
+	/* A DAX mapping has no cached pages (mode.c, point 4). */
+	if (pc_mapping_is_dax(m)) {
+		fprintf(stderr, "libpagecache: a cached page added to a DAX mapping\n");
+		abort();
+	}
+#endif
 	r = pc_page_alloc(m, index, nowait, &p);
 	if (r < 0)
 		return r;
@@ -310,10 +320,11 @@ void pc_fill_unlock(struct pc_mapping *m, bool locked)
  * (readahead.h).  PC_NOWAIT: -EAGAIN instead of a fill.
  */
 static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
-			   enum pc_ra_mode *mode, unsigned flags, struct pc_page **out)
+			   enum pc_ra_mode *mode, unsigned flags, struct pc_dax_read *dr,
+			   struct pc_page **out)
 {
 	bool locked = flags & PC_LOCKED;
-	struct pc_page *p = pc_page_lookup(m, index);
+	struct pc_page *p = pc_page_lookup_hit(m, index);
 	int r;
 
 	if (pc_likely(p != NULL)) {
@@ -326,9 +337,29 @@ static int pc_get_uptodate(struct pc_mapping *m, uint64_t index, uint64_t last,
 		}
 		pc_page_release(p);
 	}
-	if (flags & PC_NOWAIT)
-		return -EAGAIN;
+	if (flags & PC_NOWAIT) {
+		/* DAX mode has no cache to answer from, but storage that never blocks. */
+		if (!pc_fill_trylock(m, locked))
+			return -EAGAIN;
+		r = -EAGAIN;
+		if (pc_mapping_is_dax(m))
+			r = dr->got = __pc_dax_read(m, dr->dst, dr->len, dr->off, true);
+		pc_fill_unlock(m, locked);
+		*out = NULL;
+		return r < 0 ? r : 0;
+	}
 	pc_fill_lock(m, locked);
+	if (pc_mapping_is_dax(m)) {
+		/*
+		 * The mode is stable under the invalidate_lock (mode.c, point
+		 * 1): the rest of the read copies straight from storage, under
+		 * this one hold of the lock.
+		 */
+		r = dr->got = __pc_dax_read(m, dr->dst, dr->len, dr->off, false);
+		pc_fill_unlock(m, locked);
+		*out = NULL;
+		return r < 0 ? r : 0;
+	}
 	r = __pc_ra_read_miss(m, index, last, mode, &p);
 	if (r == 0 && !p) {
 		/* Another thread is filling it: wait for that, or fill it after all. */
@@ -374,14 +405,22 @@ PC_API ssize_t pc_read(struct pc_mapping *m, void *buf, size_t len, uint64_t off
 		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
 		uint64_t size = pc_mapping_size(m);
 		uint64_t last = (PC_MIN(off + len, size) - 1) >> PC_PAGE_SHIFT;
+		struct pc_dax_read dr = { (char *)buf + done, len - done, pos, 0 };
 		struct pc_page *p;
 		size_t n;
 
 		if (pos >= size)
 			break;
-		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, last, &mode, flags, &p);
+		r = pc_get_uptodate(m, pos >> PC_PAGE_SHIFT, last, &mode, flags, &dr, &p);
 		if (r < 0)
 			return done ? (ssize_t)done : r;
+		if (!p) {
+			/* DAX mode: copied from storage already; 0 is EOF. */
+			if (dr.got == 0)
+				break;
+			done += (size_t)dr.got;
+			continue;
+		}
 		size = pc_mapping_size(m);	/* invariant 3 */
 		if (pos >= size) {
 			pc_page_release(p);
@@ -418,6 +457,14 @@ PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint6
 	/* Writes create pages and move the size, so they always take the lock. */
 	if (!locked)
 		pc_rwsem_down_read(&m->invalidate_lock);
+	if (pc_mapping_is_dax(m)) {
+		/* Straight to storage; the mode is stable under the lock (mode.c). */
+		ssize_t w = __pc_dax_write(m, buf, len, off);
+
+		if (!locked)
+			pc_rwsem_up_read(&m->invalidate_lock);
+		return w;
+	}
 	while (done < len) {
 		uint64_t pos = off + done;
 		uint64_t in_page = pos & (PC_PAGE_SIZE - 1);
@@ -470,6 +517,28 @@ static bool pc_fault_dirty(struct pc_mapping *m, struct pc_page *p)
 	return !pc_page_test(p, PG_REMOVED);
 }
 
+/*
+ * The mmap lock around a fault's slow path.  The mutant build skips it, to
+ * prove that race_mode_switch sees a fault straddle a mode switch (G4).
+ */
+static void pc_fault_mode_lock(struct pc_mapping *m)
+{
+#ifndef PC_MUTANT_FAULT_IGNORES_MODE_LOCK
+	pc_rwsem_down_read(&m->mmap_lock);
+#else
+	(void)m;
+#endif
+}
+
+static void pc_fault_mode_unlock(struct pc_mapping *m)
+{
+#ifndef PC_MUTANT_FAULT_IGNORES_MODE_LOCK
+	pc_rwsem_up_read(&m->mmap_lock);
+#else
+	(void)m;
+#endif
+}
+
 PC_API int pc_fault(struct pc_mapping *m, uint64_t off, unsigned flags, struct pc_page **out)
 {
 	uint64_t index = off >> PC_PAGE_SHIFT;
@@ -486,23 +555,37 @@ again:
 	 */
 	if (pc_check_not_holding(m) < 0)
 		return -EDEADLK;
-	p = pc_page_lookup(m, index);
+	p = pc_page_lookup_hit(m, index);	/* cached mode only (mode.c) */
 	if (pc_likely(p != NULL && pc_page_test(p, PG_UPTODATE))) {
 		pc_stat_inc(m->cache, PC_STAT_HITS);
 	} else {
+		bool dax;
+
 		if (p)
 			pc_page_release(p);
-		/* Lock order: mmap_lock, then invalidate_lock (mapping.c). */
-		pc_rwsem_down_read(&m->mmap_lock);
+		/*
+		 * Lock order: mmap_lock, then invalidate_lock (mapping.c).  The
+		 * mmap lock is held from reading the mode until the pin is
+		 * taken, so the whole fault sees one mode (G4, mode.c).
+		 */
+		pc_fault_mode_lock(m);
+		dax = pc_mapping_is_dax(m);
+		PC_INJECT("fault_after_mode");
 		pc_fill_lock(m, false);
 		if (off >= pc_mapping_size(m))
 			r = -ENXIO;
+		else if (dax)
+			r = __pc_dax_fault(m, index, flags & PC_FAULT_WRITE, false, &p);
 		else
 			r = __pc_grab_page(m, index, true, &p);
 		pc_fill_unlock(m, false);
-		pc_rwsem_up_read(&m->mmap_lock);
+		pc_fault_mode_unlock(m);
 		if (r < 0)
 			return r;
+		if (dax) {
+			*out = p;	/* dirtied by the fault; EOF checked under the lock */
+			return 0;
+		}
 		pc_page_unlock(p);
 	}
 	if (off >= pc_mapping_size(m)) {

@@ -5,6 +5,10 @@
  * eight sleeps for 50 us, long enough for another thread to run a whole
  * punch and a writeback; the others yield.
  */
+#include "inject.h"
+
+bool (*pc_inject_fail_hook)(const char *site);
+
 #ifdef PC_FAULT_INJECT
 
 #include <sched.h>
@@ -35,6 +39,4 @@ void pc_inject_point(const char *name)
 	}
 }
 
-#else
-typedef int pc_inject_disabled;
 #endif

@@ -18,4 +18,15 @@ void pc_inject_point(const char *name);
 #define PC_INJECT(name) do { } while (0)
 #endif
 
+/*
+ * Allocation-failure sites, for the unit tests' G8 checks (every build: a
+ * NULL test on slow paths).  PC_INJECT_FAIL("name") is true when the tests
+ * have set pc_inject_fail_hook and it answers true for that site; the
+ * caller then behaves as if its allocation had failed.
+ */
+#include <stdbool.h>
+extern bool (*pc_inject_fail_hook)(const char *site);
+#define PC_INJECT_FAIL(site) \
+	(__builtin_expect(pc_inject_fail_hook != NULL, 0) && pc_inject_fail_hook(site))
+
 #endif /* PC_INJECT_H */

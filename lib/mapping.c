@@ -6,8 +6,20 @@
  * tree lives here.  Each edge names a function that creates it.
  *
  *   engine's own locks
- *     -> mmap_lock (shared)                   pc_fault() slow path
+ *     -> mmap_lock (shared)                   pc_fault() slow path, from reading the
+ *                                             mode until the pin is taken (G4)
  *        -> invalidate_lock (shared)          pc_fault() slow path
+ *     -> mmap_lock (exclusive)                pc_set_dax() (mode.c)
+ *        -> invalidate_lock (exclusive)       pc_set_dax(), after synchronize_rcu()
+ *                                             (lock-free hits step aside: mode.c)
+ *   invalidate_lock (any mode), DAX mode      faults, reads, writes, sync, punch (dax.c)
+ *     -> wb_lock                              __pc_dax_grow_backend()
+ *     -> DAX entry lock (PC_LC_PAGE)          dax_lock_entry(): one at a time
+ *        -> backend ops                       dax_resolve(), dax_persist_run()
+ *        -> index lock of m->dax              dax_lock_entry(), dax_unlock_entry()
+ *           -> DAX wait bucket (leaf)         __dax_wait(), dax_wake()
+ *   any lock -> index lock of m->dax          pc_dax_page_put() (a DAX pin's put)
+ *   pins_lock (leaf)                          pc_pin_range(), pc_pins_overlap()
  *   invalidate_lock (shared)                  pc_read() miss, pc_write(), pc_sync(),
  *                                             pc_readahead(); the flusher, by trylock
  *   invalidate_lock (exclusive)               pc_punch(), pc_zero_range(),
@@ -34,8 +46,8 @@
  *           -> cache pool_lock               pc_page_alloc(), pc_page_release()
  *   reclaim_lock -> mappings_lock             pc_close(): pc_cache_unlink()
  *
- * Never held while waiting for pins: any of the above (pc_page_wait_pins()
- * asserts it).  A page lock is waited for only while no other page lock is
+ * Never held while waiting for pins: any of the above (pc_page_wait_pins(),
+ * pc_dax_wait_idle() and pc_dax_wait_no_pins() assert it).  A page lock is waited for only while no other page lock is
  * held; a second one is only ever trylocked.  The index lock is never held
  * across a call out of index.c or page.c.  Reclaim waits for the flusher with
  * reclaim_lock dropped, for a bounded time, and the flusher takes an
@@ -55,11 +67,14 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 
 static void pc_mapping_free(struct pc_mapping *m)
 {
 	pc_index_destroy(&m->pages);
+	pc_index_destroy(&m->dax);
+	pthread_mutex_destroy(&m->pins_lock);
 	pc_rwsem_destroy(&m->mmap_lock);
 	pc_rwsem_destroy(&m->invalidate_lock);
 	pthread_mutex_destroy(&m->wb_lock);
@@ -75,8 +90,10 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	int r;
 
 	if (!out || !c || !b || pc_backend_check_name(name) ||
-	    (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
+	    (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC | PC_DAX)))
 		return -EINVAL;
+	if ((flags & PC_DAX) && !b->ops.direct_access)
+		return -EOPNOTSUPP;
 	pc_rcu_register();
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -89,6 +106,9 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	m->cache = c;
 	m->backend = b;
 	pc_index_init(&m->pages);
+	pc_index_init(&m->dax);
+	pthread_mutex_init(&m->pins_lock, NULL);
+	m->mode = (flags & PC_DAX) ? PC_MODE_DAX : 0;
 	pthread_mutex_init(&m->wb_lock, NULL);
 	r = pc_rwsem_init(&m->mmap_lock, PC_LC_MMAP, "mmap_lock");
 	if (r == 0) {
@@ -98,12 +118,14 @@ PC_API int pc_open(struct pc_mapping **out, struct pc_cache *c, struct pc_backen
 	}
 	if (r < 0) {
 		pc_index_destroy(&m->pages);
+		pc_index_destroy(&m->dax);
+		pthread_mutex_destroy(&m->pins_lock);
 		pthread_mutex_destroy(&m->wb_lock);
 		free(m->name);
 		free(m);
 		return r;
 	}
-	r = pc_backend_attach(b, m, flags);
+	r = pc_backend_attach(b, m, flags & ~PC_DAX);	/* PC_DAX is ours, not the backend's */
 	if (r < 0) {
 		pc_mapping_free(m);
 		return r;
@@ -173,9 +195,15 @@ PC_API int pc_close(struct pc_mapping **mp)
 	r = pc_check_not_holding(m);
 	if (r < 0)
 		return r;
+	/* DAX pins point into the object's storage; range pins are records on @m. */
+	if (__atomic_load_n(&m->dax_pins, __ATOMIC_SEQ_CST) || pc_pins_any(m))
+		return -EBUSY;
 	pc_cache_unlink(m);
 	pc_rwsem_down_write(&m->invalidate_lock);
-	r = pc_writeback_close(m);
+	if (pc_mapping_is_dax(m))
+		r = __pc_dax_invalidate(m, 0, UINT64_MAX);
+	else
+		r = pc_writeback_close(m);
 	/*
 	 * Whatever writeback could not write is lost now, as @r says.  Pinned
 	 * pages leave the index too and stay valid until put; they refer to

@@ -15,6 +15,8 @@
 #include "lock.h"
 #include "readahead.h"
 
+struct pc_pin_rec;
+
 struct pc_mapping {
 	struct pc_cache *cache;
 	struct pc_backend *backend;
@@ -23,10 +25,19 @@ struct pc_mapping {
 	struct pc_mapping *next_open;	/* backend->open list; backend->lock */
 
 	/*
-	 * mmap_lock: shared for the whole of a pc_fault() slow path;
-	 * exclusive for a mode switch (DAX issue).  Outermost library lock.
+	 * mmap_lock: shared for the whole of a pc_fault() slow path, from
+	 * reading the mode to holding the pin (G4); exclusive for a mode
+	 * switch (pc_set_dax(), mode.c).  Outermost library lock.
 	 */
 	struct pc_rwsem mmap_lock;
+	/*
+	 * The mode: PC_MODE_DAX and PC_MODE_SWITCHING (dax.h).  Written by
+	 * pc_open() and by pc_set_dax() with the mmap lock and the
+	 * invalidate_lock both held exclusive, so a holder of either (any
+	 * mode) reads a stable value; lock-free hits read it under RCU
+	 * (mode.c).  Atomic.
+	 */
+	unsigned mode;
 	/*
 	 * invalidate_lock: shared by every path that creates pages or looks
 	 * up block mappings (read and fault fills, writes, writeback);
@@ -38,6 +49,18 @@ struct pc_mapping {
 
 	/* The page index; its own lock serialises stores and mark changes. */
 	struct pc_index pages;
+	/*
+	 * DAX entries (dax.c): value entries, device address and flags, with
+	 * the dirty mark; empty in cached mode, as @pages is in DAX mode.
+	 */
+	struct pc_index dax;
+	uint64_t dax_pins;		/* atomic: DAX pins held (dax.c) */
+	unsigned dax_pin_waiters;	/* atomic: threads in pc_dax_wait_no_pins() */
+	bool dax_size_dirty;		/* atomic: the backend size changed since the last persist */
+
+	/* Long-term range pins (pin.c).  pins_lock is a leaf (PC_LC_LEAF). */
+	pthread_mutex_t pins_lock;
+	struct pc_pin_rec *pin_recs;	/* pins_lock */
 
 	/*
 	 * The size.  Read anywhere with acquire loads.  Grown by writes with

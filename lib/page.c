@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "dax.h"
 #include "mapping.h"
 #include "page.h"
 
@@ -122,7 +123,11 @@ void pc_page_release(struct pc_page *p)
 
 PC_API void pc_page_put(struct pc_page *p)
 {
-	if (p)
+	if (!p)
+		return;
+	if (pc_unlikely(pc_page_flags(p) & PG_DAX))
+		pc_dax_page_put(p);
+	else
 		pc_page_release(p);
 }
 
@@ -139,9 +144,18 @@ PC_API uint64_t pc_page_offset(const struct pc_page *p)
 struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
 {
 	struct pc_page *p;
-	void **slot;
 
 	pc_rcu_read_lock();
+	p = __pc_page_lookup_rcu(m, index);
+	pc_rcu_read_unlock();
+	return p;
+}
+
+struct pc_page *__pc_page_lookup_rcu(struct pc_mapping *m, uint64_t index)
+{
+	struct pc_page *p;
+	void **slot;
+
 	for (;;) {
 		p = NULL;
 		slot = pc_index_slot(&m->pages, index);
@@ -166,7 +180,6 @@ struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index)
 		}
 		pc_page_release(p);
 	}
-	pc_rcu_read_unlock();
 	return p;
 }
 

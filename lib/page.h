@@ -52,6 +52,14 @@ enum {
 	PG_REMOVED = 1u << 3,	/* left the index (invariant 3) */
 	PG_WRMAPPED = 1u << 4,	/* pinned for write since last clean */
 	PG_REFERENCED = 1u << 5,/* looked up since reclaim last passed (reclaim.c) */
+	/*
+	 * A DAX pin (dax.c): not a cached page.  Its struct belongs to one
+	 * holder, is never in an index, and @data points into the backend's
+	 * storage (or, with PG_DAX_ZERO, at the shared read-only zero page).
+	 * pc_page_put() gives it to pc_dax_page_put().
+	 */
+	PG_DAX = 1u << 6,
+	PG_DAX_ZERO = 1u << 7,
 };
 
 /*
@@ -152,6 +160,8 @@ void pc_page_release(struct pc_page *p);
  * takes the RCU read lock itself.
  */
 struct pc_page *pc_page_lookup(struct pc_mapping *m, uint64_t index);
+/* The same, for a caller that holds the RCU read lock. */
+struct pc_page *__pc_page_lookup_rcu(struct pc_mapping *m, uint64_t index);
 /*
  * Up to @n (at most PC_PAGE_GANG_MAX) pages of @m with index in [*first, last] (with @mark unless
  * PC_MARK_NONE), each with a reference, in index order; see pc_index_gang()

@@ -85,6 +85,17 @@ static inline void pc_rcu_callback_begin(struct rcu_head *head)
 	pc_tsan_acquire(head);
 }
 
+/*
+ * Wait for a grace period: every read-side section that began before the
+ * call has ended.  Not under RCU.  (pc_set_dax(): mode.c.)
+ */
+static inline void pc_synchronize_rcu(void)
+{
+	pc_rcu_register();
+	urcu_memb_synchronize_rcu();
+	pc_tsan_acquire(&pc_rcu_tsan_gp);
+}
+
 /* Wait until every callback queued so far has run.  Not under RCU. */
 void pc_rcu_barrier(void);
 

@@ -84,6 +84,7 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 
 #define PC_RA_BUDGET_SHARE 8	/* invariant 4 */
@@ -286,6 +287,11 @@ void pc_ra_async(struct pc_mapping *m, uint64_t index, bool locked)
 	w.nr = PC_MIN(2 * size, PC_RA_MAX_PAGES);
 	if (!pc_fill_trylock(m, locked))
 		return;	/* next == w.first still: the reader's miss there reads it */
+	if (pc_mapping_is_dax(m)) {
+		/* The hit was in cached mode; a switch to DAX came in between. */
+		pc_fill_unlock(m, locked);
+		return;
+	}
 	__pc_readahead_pages(m, &w);
 	pc_fill_unlock(m, locked);
 	pc_ra_note(ra, &w, true);
@@ -320,7 +326,8 @@ PC_API int pc_readahead(struct pc_mapping *m, uint64_t off, uint64_t len)
 		size = pc_mapping_size(m);
 		end = len ? PC_MIN(off + len, size) : size;
 		end = (end + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
-		if (index >= end) {
+		/* DAX mode has no cache to populate: reads go to storage (dax.c). */
+		if (index >= end || pc_mapping_is_dax(m)) {
 			pc_fill_unlock(m, false);
 			return 0;
 		}

@@ -26,8 +26,12 @@
  * so a range that is faulted without pause could keep it waiting.  After
  * PC_INVAL_MAX_RETRIES waits step 3 runs anyway: a cached page is a copy,
  * so removing it from the index while pinned leaves the holder valid memory
- * (G3) and frees no block under it.  (DAX pages, where the page is the
- * block, will not be allowed this way out.)
+ * (G3) and frees no block under it.  Two kinds of pin never get this way
+ * out: long-term range pins (pin.c), and every pin of a DAX mapping, where
+ * the page is the block: a DAX mapping's step 2 looks for busy entries
+ * (__pc_dax_find_busy()) and waits for them however often it must
+ * (pc_invalidate_dax_busy()), and its step 3 is dax.c's.  PC_PUNCH_NOWAIT
+ * (pc_punch_flags()) answers -EBUSY at step 2 instead of waiting.
  *
  * pc_invalidate_range() is called with the lock already held exclusive by
  * the engine; it writes each dirty page back and removes it, and does not
@@ -39,6 +43,7 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 #include "inject.h"
 
@@ -249,8 +254,32 @@ static int __pc_truncate_locked(struct pc_mapping *m, uint64_t size)
 	return 0;
 }
 
+/*
+ * Step 2 for a DAX mapping (dax.c, invariant 3): a busy entry is always
+ * waited for, however often, since its block is the page.  Returns true if
+ * one was found; with @nowait the caller answers -EBUSY, else the wait is
+ * done here with every lock dropped.  Enters with the lock held exclusive
+ * and, if it returns true, leaves with it dropped.
+ */
+static bool pc_invalidate_dax_busy(struct pc_mapping *m, uint64_t first, uint64_t last_excl,
+				   bool nowait)
+{
+	uint64_t busy;
+
+	if (first >= last_excl || !__pc_dax_find_busy(m, first, last_excl - 1, &busy))
+		return false;
+	pc_rwsem_up_write(&m->invalidate_lock);
+	if (!nowait) {
+		pc_stat_inc(m->cache, PC_STAT_DAX_BUSY_WAITS);
+		PC_INJECT("dax_inval_before_wait");
+		pc_dax_wait_idle(m, busy);
+		pc_stat_inc(m->cache, PC_STAT_RETRIES);
+	}
+	return true;
+}
+
 static int pc_invalidate(struct pc_mapping *m, enum pc_inval_op op, uint64_t start,
-			 uint64_t end)
+			 uint64_t end, bool nowait)
 {
 	uint64_t first, last_excl;
 	int r;
@@ -269,8 +298,38 @@ static int pc_invalidate(struct pc_mapping *m, enum pc_inval_op op, uint64_t sta
 		struct pc_page *busy = NULL;
 
 		pc_rwsem_down_write(&m->invalidate_lock);
-		if (first < last_excl && tries < PC_INVAL_MAX_RETRIES)
+		if (pc_mapping_is_dax(m)) {
+			if (pc_invalidate_dax_busy(m, first, last_excl, nowait)) {
+				if (nowait)
+					return -EBUSY;
+				continue;
+			}
+			if (op == PC_OP_TRUNCATE) {
+				r = __pc_dax_truncate_locked(m, start);
+			} else {
+				r = __pc_dax_punch_locked(m, start, end, first, last_excl);
+				if (r == 0 && op == PC_OP_ZERO) {
+					r = __pc_dax_grow_backend(m, end);	/* dax.c, inv. 5 */
+					if (r == 0)
+						pc_mapping_grow_size(m, end);
+				}
+			}
+			pc_rwsem_up_write(&m->invalidate_lock);
+			break;
+		}
+		/*
+		 * The way out after PC_INVAL_MAX_RETRIES (see the top) is not
+		 * taken while a long-term range pin overlaps (pin.c).
+		 */
+		if (first < last_excl &&
+		    (tries < PC_INVAL_MAX_RETRIES || nowait ||
+		     pc_pins_overlap(m, first, last_excl - 1)))
 			busy = __pc_walk_range(m, first, last_excl - 1, false);
+		if (busy && nowait) {
+			pc_rwsem_up_write(&m->invalidate_lock);
+			pc_page_release(busy);
+			return -EBUSY;
+		}
 		if (busy) {
 #ifndef PC_MUTANT_PIN_WAIT_WITH_LOCK_HELD
 			pc_rwsem_up_write(&m->invalidate_lock);
@@ -314,18 +373,25 @@ static int pc_check_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
 	return r;
 }
 
-PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
+PC_API int pc_punch_flags(struct pc_mapping *m, uint64_t off, uint64_t len, unsigned flags)
 {
 	int r = pc_check_punch(m, off, len);
 
-	return r < 0 ? r : pc_invalidate(m, PC_OP_PUNCH, off, off + len);
+	if (r == 0 && (flags & ~PC_PUNCH_NOWAIT))
+		r = -EINVAL;
+	return r < 0 ? r : pc_invalidate(m, PC_OP_PUNCH, off, off + len, flags & PC_PUNCH_NOWAIT);
+}
+
+PC_API int pc_punch(struct pc_mapping *m, uint64_t off, uint64_t len)
+{
+	return pc_punch_flags(m, off, len, 0);
 }
 
 PC_API int pc_zero_range(struct pc_mapping *m, uint64_t off, uint64_t len)
 {
 	int r = pc_check_punch(m, off, len);
 
-	return r < 0 ? r : pc_invalidate(m, PC_OP_ZERO, off, off + len);
+	return r < 0 ? r : pc_invalidate(m, PC_OP_ZERO, off, off + len, false);
 }
 
 PC_API int pc_truncate(struct pc_mapping *m, uint64_t size)
@@ -339,7 +405,7 @@ PC_API int pc_truncate(struct pc_mapping *m, uint64_t size)
 	max = m->backend->ops.max_size;
 	if (max && size > max)
 		return -EFBIG;
-	return pc_invalidate(m, PC_OP_TRUNCATE, size, UINT64_MAX);
+	return pc_invalidate(m, PC_OP_TRUNCATE, size, UINT64_MAX, false);
 }
 
 PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len)
@@ -358,7 +424,11 @@ PC_API int pc_invalidate_range(struct pc_mapping *m, uint64_t off, uint64_t len)
 	 * No data may be lost: each page is written back if dirty and removed
 	 * under one page-lock hold.  We cannot wait for pins with the engine's
 	 * lock held; read pins keep their (old) memory, write pins keep their
-	 * page in the cache and the call answers -EBUSY.
+	 * page in the cache and the call answers -EBUSY.  In DAX mode the
+	 * entries cache block addresses that the engine is about to change:
+	 * each is persisted and dropped, and a pinned one stays (-EBUSY).
 	 */
+	if (pc_mapping_is_dax(m))
+		return __pc_dax_invalidate(m, first, last);
 	return __pc_writeback_remove_range(m, first, last);
 }

@@ -54,6 +54,7 @@
 
 #include <pagecache.h>
 
+#include "dax.h"
 #include "filemap.h"
 #include "inject.h"
 
@@ -385,7 +386,11 @@ PC_API int pc_sync(struct pc_mapping *m, uint64_t off, uint64_t len)
 #ifndef PC_MUTANT_PUNCH_IGNORES_WRITEBACK
 	pc_rwsem_down_read(&m->invalidate_lock);
 #endif
-	r = __pc_writeback_range(m, off >> PC_PAGE_SHIFT, last);
+	/* The mode is stable under the invalidate_lock (mode.c). */
+	if (pc_mapping_is_dax(m))
+		r = __pc_dax_sync(m, off >> PC_PAGE_SHIFT, last);
+	else
+		r = __pc_writeback_range(m, off >> PC_PAGE_SHIFT, last);
 #ifndef PC_MUTANT_PUNCH_IGNORES_WRITEBACK
 	pc_rwsem_up_read(&m->invalidate_lock);
 #endif
