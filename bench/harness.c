@@ -146,6 +146,48 @@ const char *report_param_get(const struct pcb_report *rep, const char *key)
 	return NULL;
 }
 
+static void *pcb_thread_fn(void *arg)
+{
+	struct pcb_thread *t = arg;
+
+	t->sum = t->loop(t, 1);
+	pthread_barrier_wait(t->start);
+	t->t0 = now_ns();
+	t->sum += t->loop(t, t->ops);
+	t->t1 = now_ns();
+	return NULL;
+}
+
+uint64_t pcb_threads_run(struct pcb_thread *const *ts, unsigned n)
+{
+	pthread_t tid[PCB_MAX_THREADS];
+	pthread_barrier_t start;
+	uint64_t t0 = UINT64_MAX, t1 = 0;
+	int r;
+
+	if (n < 1 || n > PCB_MAX_THREADS)
+		die("%u threads: 1 to %d", n, PCB_MAX_THREADS);
+	r = pthread_barrier_init(&start, NULL, n);
+	if (r)
+		die("pthread_barrier_init: %s", strerror(r));
+	for (unsigned i = 0; i < n; i++) {
+		ts[i]->start = &start;
+		r = pthread_create(&tid[i], NULL, pcb_thread_fn, ts[i]);
+		if (r)
+			die("pthread_create: %s", strerror(r));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		r = pthread_join(tid[i], NULL);
+		if (r)
+			die("pthread_join: %s", strerror(r));
+		t0 = ts[i]->t0 < t0 ? ts[i]->t0 : t0;
+		t1 = ts[i]->t1 > t1 ? ts[i]->t1 : t1;
+		pcb_sink += ts[i]->sum;
+	}
+	pthread_barrier_destroy(&start);
+	return t1 - t0;
+}
+
 /* The name of a statfs() f_type, for the report. */
 const char *pcb_fs_name(long type)
 {
@@ -374,32 +416,38 @@ static void json_number(FILE *f, double x)
 		fputs("null", f);
 }
 
-void write_json(const char *path, const struct pcb_report *rep,
-		       const struct pcb_opts *o, const struct pcb_machine *mc)
+/* @sep, then "@key": and the string @val. */
+static void json_field(FILE *f, const char *sep, const char *key, const char *val)
+{
+	fprintf(f, "%s\"%s\": ", sep, key);
+	json_string(f, val);
+}
+
+/* @sep, then "@key": and the number @x. */
+static void json_field_number(FILE *f, const char *sep, const char *key, double x)
+{
+	fprintf(f, "%s\"%s\": ", sep, key);
+	json_number(f, x);
+}
+
+void write_json(const char *path, const struct pcb_report *rep, const struct pcb_opts *o,
+		const struct pcb_machine *mc)
 {
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		die("%s: %s", path, strerror(errno));
-	fputs("{\n  \"scenario\": ", f);
-	json_string(f, rep->scenario);
-	fputs(",\n  \"machine\": {\"nproc\": ", f);
-	fprintf(f, "%ld, \"cpu\": ", mc->nproc);
-	json_string(f, mc->cpu);
-	fputs(", \"kernel\": ", f);
-	json_string(f, mc->kernel);
-	fputs(", \"thp\": ", f);
-	json_string(f, mc->thp);
-	fputs(", \"date\": ", f);
-	json_string(f, mc->date);
-	fputs(", \"libpagecache\": ", f);
-	json_string(f, pc_version());
-	fputs(", \"other_load_cores\": ", f);
-	json_number(f, mc->other_cores);
-	fputs(", \"steal_cores\": ", f);
-	json_number(f, mc->steal_cores);
-	fprintf(f, "},\n  \"params\": {\"runs\": %u, \"seconds\": ", o->runs);
-	json_number(f, o->seconds);
+	json_field(f, "{\n  ", "scenario", rep->scenario);
+	fprintf(f, ",\n  \"machine\": {\"nproc\": %ld", mc->nproc);
+	json_field(f, ", ", "cpu", mc->cpu);
+	json_field(f, ", ", "kernel", mc->kernel);
+	json_field(f, ", ", "thp", mc->thp);
+	json_field(f, ", ", "date", mc->date);
+	json_field(f, ", ", "libpagecache", pc_version());
+	json_field_number(f, ", ", "other_load_cores", mc->other_cores);
+	json_field_number(f, ", ", "steal_cores", mc->steal_cores);
+	fprintf(f, "},\n  \"params\": {\"runs\": %u", o->runs);
+	json_field_number(f, ", ", "seconds", o->seconds);
 	fprintf(f, ", \"quick\": %s", o->quick ? "true" : "false");
 	if (rep->untimed)
 		fputs(", \"untimed\": true", f);
@@ -416,37 +464,29 @@ void write_json(const char *path, const struct pcb_report *rep,
 	for (unsigned i = 0; i < rep->nvariants; i++) {
 		const struct pcb_variant *v = &rep->variants[i];
 
-		fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
-		json_string(f, v->name);
-		fputs(", \"unit\": ", f);
-		json_string(f, v->unit);
+		json_field(f, i ? ",\n    {" : "\n    {", "name", v->name);
+		json_field(f, ", ", "unit", v->unit);
 		fprintf(f, ", \"ops_per_run\": %" PRIu64 ", \"runs\": [", v->ops);
 		for (unsigned j = 0; j < v->nruns; j++) {
 			if (j)
 				fputs(", ", f);
 			json_number(f, v->runs[j]);
 		}
-		fputs("], \"median\": ", f);
-		json_number(f, v->median);
-		fputs(", \"min\": ", f);
-		json_number(f, v->min);
-		fputs(", \"max\": ", f);
-		json_number(f, v->max);
+		fputc(']', f);
+		json_field_number(f, ", ", "median", v->median);
+		json_field_number(f, ", ", "min", v->min);
+		json_field_number(f, ", ", "max", v->max);
 		fputc('}', f);
 	}
 	fputs("\n  ],\n  \"ratios\": [", f);
 	for (unsigned i = 0; i < rep->nratios; i++) {
 		const struct pcb_ratio *r = &rep->ratios[i];
 
-		fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
-		json_string(f, r->name);
-		fputs(", \"formula\": ", f);
-		json_string(f, r->formula);
-		fputs(", \"value\": ", f);
-		json_number(f, r->value);
+		json_field(f, i ? ",\n    {" : "\n    {", "name", r->name);
+		json_field(f, ", ", "formula", r->formula);
+		json_field_number(f, ", ", "value", r->value);
 		if (r->goal > 0) {
-			fputs(", \"goal\": ", f);
-			json_number(f, r->goal);
+			json_field_number(f, ", ", "goal", r->goal);
 			fprintf(f, ", \"met\": %s}", r->value >= r->goal ? "true" : "false");
 		} else {
 			fputs(", \"goal\": null, \"met\": null}", f);

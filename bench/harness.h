@@ -43,6 +43,7 @@
 #define PCB_MAX_RATIOS		8
 #define PCB_MAX_PARAMS		16
 #define PCB_MAX_RUNS		1000
+#define PCB_MAX_THREADS		4
 #define PCB_DEFAULT_RUNS	7
 #define PCB_QUICK_RUNS		3
 #define PCB_DEFAULT_SECONDS	0.3
@@ -163,6 +164,26 @@ void report_ratios(struct pcb_report *rep, const struct pcb_ratio_of *rs, size_t
 void report_param(struct pcb_report *rep, const char *key, bool number, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 const char *report_param_get(const struct pcb_report *rep, const char *key);
+
+/* ---- Timed threads ---- */
+
+/*
+ * One thread of a timed run over several threads.  A scenario's worker
+ * embeds it; loop() does @k operations and returns a sum of what it read.
+ * Each thread does one operation before the clock starts (the library
+ * registers the thread), then all start together at a barrier.
+ */
+struct pcb_thread {
+	uint64_t (*loop)(struct pcb_thread *t, uint64_t k);
+	uint64_t ops;
+	/* Set by pcb_threads_run(): */
+	pthread_barrier_t *start;
+	uint64_t t0, t1, sum;
+};
+
+/* Run the @n threads of @ts, each its own ops; the wall time from the
+ * first start to the last end, in ns. */
+uint64_t pcb_threads_run(struct pcb_thread *const *ts, unsigned n);
 
 /* ---- Machine facts ---- */
 

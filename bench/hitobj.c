@@ -140,34 +140,20 @@ uint64_t hit_loop_storage(struct hit_ctx *h, int arg, uint64_t k)
 }
 
 struct hit_worker {
-	struct hit_ctx *h;
+	struct pcb_thread t;
+	int fd;
 	struct pc_mapping *m;		/* NULL: the baseline, pread instead of pc_fault */
 	const uint64_t *offs;		/* this thread's slice of the offsets */
 	uint64_t mask;			/* slice length - 1 */
-	uint64_t ops;
-	pthread_barrier_t *start;
-	uint64_t t0, t1;
-	uint64_t sum;
 };
 
-static uint64_t hit_worker_loop(struct hit_worker *w, uint64_t k)
+static uint64_t hit_worker_loop(struct pcb_thread *t, uint64_t k)
 {
+	struct hit_worker *w = pcb_container_of(t, struct hit_worker, t);
+
 	if (!w->m)
-		return hit_pread_loop(w->h->fd, w->offs, w->mask, k);
+		return hit_pread_loop(w->fd, w->offs, w->mask, k);
 	return hit_fault_loop(w->m, w->offs, w->mask, k);
-}
-
-static void *hit_worker_fn(void *arg)
-{
-	struct hit_worker *w = arg;
-
-	/* One hit before the clock starts: the library registers the thread. */
-	w->sum = hit_worker_loop(w, 1);
-	pthread_barrier_wait(w->start);
-	w->t0 = now_ns();
-	w->sum += hit_worker_loop(w, w->ops);
-	w->t1 = now_ns();
-	return NULL;
 }
 
 /* @k hits of @m (NULL: pread) split over @nthreads threads; wall time. */
@@ -175,40 +161,23 @@ static uint64_t hit_threads(struct hit_ctx *h, struct pc_mapping *m, unsigned nt
 			    uint64_t k)
 {
 	struct hit_worker w[HIT_MAX_THREADS];
-	pthread_t tid[HIT_MAX_THREADS];
-	pthread_barrier_t start;
-	uint64_t slice, t0 = UINT64_MAX, t1 = 0;
-	int r;
+	struct pcb_thread *ts[HIT_MAX_THREADS];
+	uint64_t slice;
 
 	if (nthreads < 1 || nthreads > HIT_MAX_THREADS)
 		die("%u threads: 1 to %d", nthreads, HIT_MAX_THREADS);
 	slice = HIT_NR_OFFSETS / nthreads;
-	r = pthread_barrier_init(&start, NULL, nthreads);
-	if (r)
-		die("pthread_barrier_init: %s", strerror(r));
 	for (unsigned i = 0; i < nthreads; i++) {
 		w[i] = (struct hit_worker){
-			.h = h,
+			.t = { .loop = hit_worker_loop, .ops = k / nthreads },
+			.fd = h->fd,
 			.m = m,
 			.offs = h->offs + i * slice,
 			.mask = slice - 1,
-			.ops = k / nthreads,
-			.start = &start,
 		};
-		r = pthread_create(&tid[i], NULL, hit_worker_fn, &w[i]);
-		if (r)
-			die("pthread_create: %s", strerror(r));
+		ts[i] = &w[i].t;
 	}
-	for (unsigned i = 0; i < nthreads; i++) {
-		r = pthread_join(tid[i], NULL);
-		if (r)
-			die("pthread_join: %s", strerror(r));
-		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
-		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
-		pcb_sink += w[i].sum;
-	}
-	pthread_barrier_destroy(&start);
-	return t1 - t0;
+	return pcb_threads_run(ts, nthreads);
 }
 
 uint64_t hit_run_threads(struct hit_ctx *h, int arg, uint64_t k)

@@ -93,18 +93,17 @@ static void *rcl_sampler_fn(void *arg)
 }
 
 struct rcl_worker {
+	struct pcb_thread t;
 	struct pc_mapping *m;
 	const uint64_t *offs;		/* this thread's slice of the offsets */
 	uint64_t mask;			/* slice length - 1 */
-	uint64_t ops;
 	size_t page;
 	unsigned char *buf;
-	pthread_barrier_t *start;
-	uint64_t t0, t1, sum;
 };
 
-static uint64_t rcl_read_loop(struct rcl_worker *w, uint64_t k)
+static uint64_t rcl_read_loop(struct pcb_thread *t, uint64_t k)
 {
+	struct rcl_worker *w = pcb_container_of(t, struct rcl_worker, t);
 	uint64_t sum = 0;
 
 	for (uint64_t i = 0; i < k; i++) {
@@ -120,19 +119,6 @@ static uint64_t rcl_read_loop(struct rcl_worker *w, uint64_t k)
 	return sum;
 }
 
-static void *rcl_worker_fn(void *arg)
-{
-	struct rcl_worker *w = arg;
-
-	/* One read before the clock starts: the library registers the thread. */
-	w->sum = rcl_read_loop(w, 1);
-	pthread_barrier_wait(w->start);
-	w->t0 = now_ns();
-	w->sum += rcl_read_loop(w, w->ops);
-	w->t1 = now_ns();
-	return NULL;
-}
-
 /*
  * @k random pc_read()s of a page over @nthreads threads, each walking its
  * own slice of the offsets, while a sampler thread watches the budget.
@@ -142,44 +128,31 @@ static uint64_t rcl_run(struct rcl_ctx *h, struct rcl_target *t, uint64_t k,
 			unsigned nthreads, struct rcl_delta *d)
 {
 	struct rcl_worker w[RCL_MAX_THREADS];
-	pthread_t tid[RCL_MAX_THREADS], stid;
+	struct pcb_thread *ts[RCL_MAX_THREADS];
+	pthread_t stid;
 	struct rcl_sampler s = { .c = t->c };
-	pthread_barrier_t start;
 	struct pc_stats a, b;
-	uint64_t slice = RCL_NR_OFFSETS / nthreads, t0 = UINT64_MAX, t1 = 0;
+	uint64_t slice = RCL_NR_OFFSETS / nthreads, ns;
 	int r;
 
 	check(pc_stats(t->c, &a, sizeof(a)), "pc_stats");
 	r = pthread_create(&stid, NULL, rcl_sampler_fn, &s);
 	if (r)
 		die("pthread_create: %s", strerror(r));
-	r = pthread_barrier_init(&start, NULL, nthreads);
-	if (r)
-		die("pthread_barrier_init: %s", strerror(r));
 	for (unsigned i = 0; i < nthreads; i++) {
 		w[i] = (struct rcl_worker){
+			.t = { .loop = rcl_read_loop, .ops = k / nthreads },
 			.m = t->m,
 			.offs = h->offs + i * slice,
 			.mask = slice - 1,
-			.ops = k / nthreads,
 			.page = h->page,
 			.buf = xmalloc_aligned(h->page, h->page),
-			.start = &start,
 		};
-		r = pthread_create(&tid[i], NULL, rcl_worker_fn, &w[i]);
-		if (r)
-			die("pthread_create: %s", strerror(r));
+		ts[i] = &w[i].t;
 	}
-	for (unsigned i = 0; i < nthreads; i++) {
-		r = pthread_join(tid[i], NULL);
-		if (r)
-			die("pthread_join: %s", strerror(r));
-		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
-		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
-		pcb_sink += w[i].sum;
+	ns = pcb_threads_run(ts, nthreads);
+	for (unsigned i = 0; i < nthreads; i++)
 		free(w[i].buf);
-	}
-	pthread_barrier_destroy(&start);
 	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 	r = pthread_join(stid, NULL);
 	if (r)
@@ -193,7 +166,7 @@ static uint64_t rcl_run(struct rcl_ctx *h, struct rcl_target *t, uint64_t k,
 	d->hits = b.hits - a.hits;
 	d->misses = b.misses - a.misses;
 	d->evictions = b.evictions - a.evictions;
-	return t1 - t0;
+	return ns;
 }
 
 /* Operations per run so that it takes about @seconds (as hit_calibrate()). */
