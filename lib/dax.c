@@ -64,6 +64,12 @@
  * pc_dax_wait_no_pins() (mode switch) waits on the bucket of (m, ~0) for
  * m->dax_pins to reach 0, with a waiter count read by the last putter.
  *
+ * Reads (__pc_dax_read()) take no pin: each page is copied while its
+ * entry is locked, or, for an unlocked entry that has a block, with no
+ * entry lock at all, since under the invalidate_lock such an entry cannot
+ * change (invariant 4).  Writes (__pc_dax_write()) copy under the entry
+ * lock and set the dirty mark.
+ *
  * Zero page.  One page per process, mapped PROT_READ at first use and
  * never unmapped: a store through a read pin of a hole faults, as it should.
  *
