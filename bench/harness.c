@@ -146,6 +146,36 @@ const char *report_param_get(const struct pcb_report *rep, const char *key)
 	return NULL;
 }
 
+void pcb_write_sync(struct pc_mapping *m, const unsigned char *src, uint64_t size)
+{
+	for (uint64_t off = 0; off < size; off += PCB_MIB) {
+		size_t n = size - off < PCB_MIB ? size - off : PCB_MIB;
+		ssize_t r = pc_write(m, src + off, n, off, 0);
+
+		check(r, "pc_write");
+		if ((size_t)r != n)
+			die("pc_write: short write of %zd bytes at %" PRIu64, r, off);
+	}
+	check(pc_sync(m, 0, 0), "pc_sync");
+}
+
+void pcb_read_check(struct pc_mapping *m, const unsigned char *src, uint64_t size,
+		    const char *what)
+{
+	unsigned char *scratch = xmalloc_aligned(4096, PCB_MIB);
+
+	for (uint64_t off = 0; off < size; off += PCB_MIB) {
+		size_t n = size - off < PCB_MIB ? size - off : PCB_MIB;
+		ssize_t r = pc_read(m, scratch, n, off, 0);
+
+		check(r, "pc_read");
+		if ((size_t)r != n || memcmp(scratch, src + off, n))
+			die("%s: pc_read at %" PRIu64 " does not return what was written",
+			    what, off);
+	}
+	free(scratch);
+}
+
 static void *pcb_thread_fn(void *arg)
 {
 	struct pcb_thread *t = arg;

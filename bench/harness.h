@@ -165,6 +165,14 @@ void report_param(struct pcb_report *rep, const char *key, bool number, const ch
 	__attribute__((format(printf, 4, 5)));
 const char *report_param_get(const struct pcb_report *rep, const char *key);
 
+/* ---- Objects ---- */
+
+/* Write @size bytes of @src to @m from offset 0, in 1 MiB calls, and pc_sync(). */
+void pcb_write_sync(struct pc_mapping *m, const unsigned char *src, uint64_t size);
+/* Read @m back in 1 MiB calls; die (naming @what) unless it equals @src. */
+void pcb_read_check(struct pc_mapping *m, const unsigned char *src, uint64_t size,
+		    const char *what);
+
 /* ---- Timed threads ---- */
 
 /*

@@ -321,27 +321,12 @@ void hit_setup(struct hit_ctx *h, struct pc_cache **c, struct pc_backend **b,
 		check(pc_backend_ram_new(b, h->size + HIT_SLACK + h->extra),
 		      "pc_backend_ram_new");
 	check(pc_open(&h->m, *c, *b, HIT_OBJECT, PC_CREAT | PC_TRUNC), "pc_open");
-	for (uint64_t off = 0; off < h->size; off += chunk) {
-		size_t n = h->size - off < chunk ? h->size - off : chunk;
-		ssize_t r = pc_write(h->m, h->plain + off, n, off, 0);
-
-		check(r, "pc_write");
-		if ((size_t)r != n)
-			die("pc_write: short write of %zd bytes at %" PRIu64, r, off);
-	}
-	check(pc_sync(h->m, 0, 0), "pc_sync");
+	pcb_write_sync(h->m, h->plain, h->size);
 	check(pc_stats(*c, &st, sizeof(st)), "pc_stats");
 	if (st.pages_cached != h->size / h->page)
 		die("%" PRIu64 " pages cached, expected %" PRIu64, st.pages_cached,
 		    h->size / h->page);
-	for (uint64_t off = 0; off < h->size; off += chunk) {
-		size_t n = h->size - off < chunk ? h->size - off : chunk;
-		ssize_t r = pc_read(h->m, scratch, n, off, 0);
-
-		check(r, "pc_read");
-		if ((size_t)r != n || memcmp(scratch, h->plain + off, n))
-			die("pc_read at %" PRIu64 " does not return what was written", off);
-	}
+	pcb_read_check(h->m, h->plain, h->size, HIT_OBJECT);
 
 	/*
 	 * The tmpfs copy.  It is unlinked at once, so that an exit on error

@@ -80,14 +80,7 @@ static void dax_open(struct hit_ctx *h, struct pc_cache *c, struct pc_backend *b
 	uint64_t pages = h->size / h->page;
 
 	check(pc_open(&h->dax, c, b, DAX_OBJECT, PC_CREAT | PC_TRUNC | PC_DAX), "pc_open DAX");
-	for (uint64_t off = 0; off < h->size; off += PCB_MIB) {
-		size_t n = h->size - off < PCB_MIB ? h->size - off : PCB_MIB;
-
-		if (check(pc_write(h->dax, h->plain + off, n, off, 0), "pc_write DAX") !=
-		    (long long)n)
-			die("pc_write DAX: short write");
-	}
-	check(pc_sync(h->dax, 0, 0), "pc_sync DAX");
+	pcb_write_sync(h->dax, h->plain, h->size);
 	h->dax_addr = calloc(pages, sizeof(*h->dax_addr));
 	if (!h->dax_addr)
 		die("out of memory");

@@ -477,6 +477,28 @@ static void miss_setup(struct miss_ctx *h, struct pc_cache **cb, struct pc_cache
 	}
 }
 
+/* Which mapping a ratio needs: O_DIRECT and pmem may be missing. */
+enum miss_needs { MISS_BUFFERED, MISS_DIRECT, MISS_PMEM };
+
+/* "No slower" than pread once pc_read reads ahead; the rest for reference. */
+static const struct {
+	enum miss_needs needs;
+	struct pcb_ratio_of r;
+} miss_ratios[] = {
+	{ MISS_BUFFERED, { "pc_read / pread, cold sequential 128 KiB", "A1 / B1",
+			   "A1 pc_read seq", "B1 pread seq", 0.9 } },
+	{ MISS_DIRECT, { "pc_read / pread, cold sequential, O_DIRECT", "A2 / B2",
+			 "A2 pc_read seq direct", "B2 pread seq direct", 0.9 } },
+	{ MISS_BUFFERED, { "pc_read / pread, cold random 4 KiB", "A3 / B3",
+			   "A3 pc_read rand 4K", "B3 pread rand 4K", 0 } },
+	{ MISS_DIRECT, { "pc_read / pread, cold random 4 KiB, O_DIRECT", "A4 / B4",
+			 "A4 pc_read rand direct", "B4 pread rand direct", 0 } },
+	{ MISS_PMEM, { "pc_read / pread, cold sequential, pmem backend", "A5 / B5",
+		       "A5 pc_read seq pmem", "B5 pread seq", 0 } },
+	{ MISS_PMEM, { "pc_read / pread, cold random 4 KiB, pmem backend", "A6 / B6",
+		       "A6 pc_read rand pmem", "B6 pread rand 4K", 0 } },
+};
+
 void scenario_miss(const struct pcb_opts *o, struct pcb_report *rep)
 {
 	struct miss_ctx h = { .bfd = -1, .dfd = -1 };
@@ -529,28 +551,11 @@ void scenario_miss(const struct pcb_opts *o, struct pcb_report *rep)
 	}
 	report_param(rep, "enomem", true, "%" PRIu64, st.enomem);
 
-	/* "No slower" than pread once pc_read reads ahead; the rest for reference. */
-	report_ratio(rep, "pc_read / pread, cold sequential 128 KiB", "A1 / B1",
-		     median_of(rep, "A1 pc_read seq") / median_of(rep, "B1 pread seq"), 0.9);
-	if (h.md)
-		report_ratio(rep, "pc_read / pread, cold sequential, O_DIRECT", "A2 / B2",
-			     median_of(rep, "A2 pc_read seq direct") /
-				     median_of(rep, "B2 pread seq direct"), 0.9);
-	report_ratio(rep, "pc_read / pread, cold random 4 KiB", "A3 / B3",
-		     median_of(rep, "A3 pc_read rand 4K") / median_of(rep, "B3 pread rand 4K"), 0);
-	if (h.md)
-		report_ratio(rep, "pc_read / pread, cold random 4 KiB, O_DIRECT", "A4 / B4",
-			     median_of(rep, "A4 pc_read rand direct") /
-				     median_of(rep, "B4 pread rand direct"), 0);
-
-	if (h.mp) {
-		report_ratio(rep, "pc_read / pread, cold sequential, pmem backend", "A5 / B5",
-			     median_of(rep, "A5 pc_read seq pmem") / median_of(rep, "B5 pread seq"),
-			     0);
-		report_ratio(rep, "pc_read / pread, cold random 4 KiB, pmem backend", "A6 / B6",
-			     median_of(rep, "A6 pc_read rand pmem") /
-				     median_of(rep, "B6 pread rand 4K"), 0);
-	}
+	for (size_t i = 0; i < PCB_N(miss_ratios); i++)
+		if (miss_ratios[i].needs == MISS_BUFFERED ||
+		    (miss_ratios[i].needs == MISS_DIRECT && h.md) ||
+		    (miss_ratios[i].needs == MISS_PMEM && h.mp))
+			report_ratios(rep, &miss_ratios[i].r, 1);
 
 	check(pc_close(&h.mb), "pc_close");
 	if (h.md)

@@ -251,30 +251,11 @@ static void rcl_pair(struct rcl_ctx *h, const struct pcb_opts *o, struct pcb_rep
 /* Write the object through @t's cache, sync it, and read it all back. */
 static void rcl_fill(struct rcl_ctx *h, struct rcl_target *t)
 {
-	const size_t chunk = PCB_MIB;
-	unsigned char *scratch = xmalloc_aligned(h->page, chunk);
 	struct pc_stats st;
 
-	for (uint64_t off = 0; off < h->size; off += chunk) {
-		size_t n = h->size - off < chunk ? h->size - off : chunk;
-		ssize_t r = pc_write(t->m, h->plain + off, n, off, 0);
-
-		check(r, "pc_write");
-		if ((size_t)r != n)
-			die("pc_write: short write of %zd bytes at %" PRIu64, r, off);
-	}
-	check(pc_sync(t->m, 0, 0), "pc_sync");
+	pcb_write_sync(t->m, h->plain, h->size);
 	/* Through a cache half its size, this read-back goes through reclaim. */
-	for (uint64_t off = 0; off < h->size; off += chunk) {
-		size_t n = h->size - off < chunk ? h->size - off : chunk;
-		ssize_t r = pc_read(t->m, scratch, n, off, 0);
-
-		check(r, "pc_read");
-		if ((size_t)r != n || memcmp(scratch, h->plain + off, n))
-			die("%s: pc_read at %" PRIu64 " does not return what was written",
-			    t->what, off);
-	}
-	free(scratch);
+	pcb_read_check(t->m, h->plain, h->size, t->what);
 	check(pc_stats(t->c, &st, sizeof(st)), "pc_stats");
 	t->capacity = st.capacity;
 	t->enomem = st.enomem;	/* while filling; runs add theirs */
