@@ -16,7 +16,6 @@
  */
 #include "harness.h"
 
-/* ---- Scenario "fileio" ---- */
 
 #define FIO_DEFAULT_SIZE	(256 * PCB_MIB)
 #define FIO_QUICK_SIZE		(32 * PCB_MIB)

@@ -53,7 +53,8 @@ void scenario_hit(const struct pcb_opts *o, struct pcb_report *rep)
 	hit_setup(&h, &c, &b, rep);
 	check(pc_stats(c, &before, sizeof(before)), "pc_stats");
 	for (size_t i = 0; i < PCB_N(hit_pairs); i++)
-		hit_group(&h, o, rep, hit_pairs[i], 2, hit_pairs[i][0].run != NULL, NULL);
+		hit_group(&h, o, rep, hit_pairs[i], 2,
+			  hit_pairs[i][0].run != NULL /* the threaded pairs: Mops/s */, NULL);
 	hit_check_no_miss(c, &before, rep);
 	report_ratios(rep, hit_ratios, PCB_N(hit_ratios));
 	hit_teardown(&h, &c, &b);

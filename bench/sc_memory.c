@@ -16,7 +16,6 @@
  */
 #include "hitobj.h"
 
-/* ---- Scenario "memory" ---- */
 
 #define MEM_SPARSE_STRIDE	64	/* the sparse object: one page every 64 */
 #define MEM_CHUNK		PCB_MIB

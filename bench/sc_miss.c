@@ -52,7 +52,6 @@
  */
 #include "harness.h"
 
-/* ---- Scenario "miss" ---- */
 
 #define MISS_DEFAULT_SIZE	(1024 * PCB_MIB)
 #define MISS_QUICK_SIZE		(128 * PCB_MIB)

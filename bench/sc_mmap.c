@@ -21,7 +21,6 @@
  */
 #include "hitobj.h"
 
-/* ---- Scenario "mmap" ---- */
 
 struct mm_ctx {
 	struct hit_ctx h;

@@ -33,7 +33,6 @@
  */
 #include "hitobj.h"
 
-/* ---- Scenario "punch" ---- */
 
 #define PU_DEFAULT_SIZE		(256 * PCB_MIB)	/* the punched range */
 #define PU_QUICK_SIZE		(32 * PCB_MIB)

@@ -14,7 +14,6 @@
  */
 #include "hitobj.h"
 
-/* ---- Scenario "readhit" ---- */
 
 #define RH_BIG			(64u * 1024)	/* the large copy */
 #define RH_SEED			0x4eadb16b4eadb16bull

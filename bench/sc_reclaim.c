@@ -33,7 +33,6 @@
  */
 #include "harness.h"
 
-/* ---- Scenario "reclaim" ---- */
 
 #define RCL_DEFAULT_SIZE	(128 * PCB_MIB)	/* the object; the budget is half */
 #define RCL_QUICK_SIZE		(32 * PCB_MIB)

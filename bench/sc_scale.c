@@ -9,7 +9,6 @@
  */
 #include "hitobj.h"
 
-/* ---- Scenario "scale" ---- */
 
 static const struct hit_variant scale_variants[] = {
 	{ "A1 fault+put 1 thread", NULL, hit_run_threads, 1, 0 },
