@@ -128,6 +128,11 @@ static void test_zero_page_then_write(void **state)
 
 	(void)state;
 	assert_int_equal(pc_truncate(f->m, 2 * PS), 0);	/* two pages of hole */
+	if (storage_of(f->m, 0)) {
+		/* A pmem file on a file system without SEEK_HOLE has no holes. */
+		dfix_delete(f);
+		skip();
+	}
 	assert_int_equal(pc_fault(f->m, 0, 0, &r1), 0);
 	assert_int_equal(pc_fault(f->m, 10, 0, &r2), 0);
 	assert_true(is_zero(pc_page_addr(r1), PS));
@@ -138,8 +143,9 @@ static void test_zero_page_then_write(void **state)
 	/* The write fault allocates and replaces the entry. */
 	assert_int_equal(pc_fault(f->m, 0, PC_FAULT_WRITE, &w), 0);
 	assert_ptr_not_equal(pc_page_addr(w), pc_page_addr(r1));
-	assert_ptr_equal(pc_page_addr(w), storage_of(f->m, 0));
 	memset(pc_page_addr(w), 0x5a, PS);
+	/* (pmem's map answers a hole for a block never stored into: store first.) */
+	assert_ptr_equal(pc_page_addr(w), storage_of(f->m, 0));
 	st = stats_of(f->cache);
 	assert_int_equal(st.dax_allocs - st0.dax_allocs, 1);
 	/* Later read faults get the block, never the zero page again. */

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The backend a race test runs on, chosen with --backend ram|file|pmem: the
- * RAM backend (one device, freed blocks reused at once by other objects),
- * the file backend in a fresh directory under /tmp, or the pmem backend in
- * a fresh directory under race_base_dir (/tmp, or --dir: the DAX tests pass
- * a directory of the build tree), both removed at the end.  A build without
- * libpmem2 has no pmem backend: the test exits 77 (skipped).
+ * RAM backend (one device, freed blocks reused at once by other objects), or
+ * the file or pmem backend in a fresh directory under race_base_dir (/tmp,
+ * or the build-tree directory the DAX tests pass with --dir), removed at the
+ * end.  A build without libpmem2 has no pmem backend: the test exits 77.
  */
 #ifndef PC_RACE_BACKEND_H
 #define PC_RACE_BACKEND_H
@@ -35,20 +34,16 @@ static int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ra
 
 	if (!strcmp(kind, "ram")) {
 		r = pc_backend_ram_new(b, ram_bytes);
-	} else if (!strcmp(kind, "file")) {
-		snprintf(race_dir, sizeof(race_dir), "/tmp/pc-race-XXXXXX");
+	} else if (!strcmp(kind, "file") || !strcmp(kind, "pmem")) {
+		snprintf(race_dir, sizeof(race_dir), "%s/pc-race-XXXXXX", race_base_dir);
 		if (!mkdtemp(race_dir)) {
 			perror("mkdtemp");
 			return -1;
 		}
-		r = pc_backend_file_new(b, race_dir, 0);
-	} else if (!strcmp(kind, "pmem")) {
-		snprintf(race_dir, sizeof(race_dir), "%s/pc-race-pmem-XXXXXX", race_base_dir);
-		if (!mkdtemp(race_dir)) {
-			perror("mkdtemp");
-			return -1;
-		}
-		r = pc_backend_pmem_new(b, race_dir, 0);
+		if (!strcmp(kind, "file"))
+			r = pc_backend_file_new(b, race_dir, 0);
+		else
+			r = pc_backend_pmem_new(b, race_dir, 0);
 		if (r == -ENOTSUP) {
 			printf("no pmem backend in this build (no libpmem2): skipped\n");
 			rmdir(race_dir);
