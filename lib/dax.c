@@ -70,8 +70,9 @@
  * change (invariant 4).  Writes (__pc_dax_write()) copy under the entry
  * lock and set the dirty mark.
  *
- * Zero page.  One page per process, mapped PROT_READ at first use and
- * never unmapped: a store through a read pin of a hole faults, as it should.
+ * Zero page.  One const page per process, in .rodata, which is mapped
+ * read-only: a store through a read pin of a hole faults, as it should, and
+ * the page needs no allocation that could fail.
  *
  * Dirty tracking and persistence (__pc_dax_sync(), in the manner of
  * dax_writeback_mapping_range): write faults and pc_write() set the dirty
@@ -92,7 +93,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <pagecache.h>
 
