@@ -100,11 +100,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <linux/falloc.h>
 
 #ifdef PC_HAVE_URING
 #include <liburing.h>
@@ -113,15 +110,14 @@
 #include <pagecache/backend.h>
 
 #include "compiler.h"
+#include "hostfile.h"
 #include "inject.h"
 
-/* The unit of the library's block I/O; it must equal pc_page_size(). */
-#define FILE_PAGE		4096u
-#define FILE_PAGE_MASK		((uint64_t)FILE_PAGE - 1)
+/* The unit of the library's block I/O (lib/hostfile.h). */
+#define FILE_PAGE		PC_HOSTFILE_PAGE
+#define FILE_PAGE_MASK		PC_HOSTFILE_PAGE_MASK
 /* Largest object (ops->max_size): offsets must fit an off_t. */
 #define FILE_MAX_BYTES		((uint64_t)INT64_MAX & ~FILE_PAGE_MASK)
-/* Host file mode of new objects (before the umask). */
-#define FILE_MODE		0644
 /* iovecs per preadv/pwritev call of the synchronous path. */
 #define FILE_IOV_CHUNK		64
 /* Submission queue entries of the ring; at most this many I/Os in flight. */
@@ -181,57 +177,17 @@ struct file_backend {
 };
 
 /*
- * Lock state.  Both locks are leaves, not recursive, and never held
- * together, so a thread holds at most one lock of any file backend, and a
- * thread-local pointer to it is enough to assert "caller holds it" and
- * "nothing of ours is held yet".
+ * Lock state: both locks are leaves, never held together; debug builds
+ * assert it with the host-file lock helpers (lib/hostfile.c, "Locks").
  */
-#ifndef NDEBUG
-static __thread const pthread_mutex_t *file_lock_holder;
-#endif
-
-static void file_mutex_lock(pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(file_lock_holder == NULL);
-#endif
-	pthread_mutex_lock(lock);
-#ifndef NDEBUG
-	file_lock_holder = lock;
-#endif
-}
-
-static void file_mutex_unlock(pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(file_lock_holder == lock);
-	file_lock_holder = NULL;
-#endif
-	pthread_mutex_unlock(lock);
-}
-
-static inline void file_assert_held(const pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(file_lock_holder == lock);
-#else
-	(void)lock;
-#endif
-}
-
 static void file_lock(struct file_backend *fb)
 {
-	file_mutex_lock(&fb->lock);
+	pc_hostfile_lock(&fb->lock);
 }
 
 static void file_unlock(struct file_backend *fb)
 {
-	file_mutex_unlock(&fb->lock);
-}
-
-static inline uint64_t file_pages_up(uint64_t bytes)
-{
-	return bytes / FILE_PAGE + ((bytes & FILE_PAGE_MASK) != 0);
+	pc_hostfile_unlock(&fb->lock);
 }
 
 /*
@@ -272,20 +228,11 @@ static struct file_obj **__file_find(struct file_backend *fb, const char *name)
 {
 	struct file_obj **pp;
 
-	file_assert_held(&fb->lock);
+	pc_hostfile_assert_held(&fb->lock);
 	for (pp = &fb->objs; *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->name, name))
 			return pp;
 	return NULL;
-}
-
-/* ftruncate() with EINTR retried; 0 or -errno. */
-static int file_truncate_fd(int fd, uint64_t size)
-{
-	while (ftruncate(fd, (off_t)size) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
 }
 
 /* A new table entry for the host file @name, opened with open(2) @oflags. */
@@ -294,28 +241,17 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 {
 	size_t len = strlen(name);
 	struct file_obj *obj;
-	struct stat st;
-	int fd, err;
+	uint64_t size;
+	int fd;
 
-	file_assert_held(&fb->lock);
+	pc_hostfile_assert_held(&fb->lock);
 	obj = PC_FAIL(PC_FAIL_FILE_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
-	do
-		fd = openat(fb->dirfd, name, oflags, FILE_MODE);
-	while (fd < 0 && errno == EINTR);
+	fd = pc_hostfile_open(fb->dirfd, name, oflags, NULL, &size);
 	if (fd < 0) {
-		err = -errno;
 		free(obj);
-		return err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;	/* a device, FIFO or socket is not an object */
-		goto fail;
+		return fd;
 	}
 	if (fb->flags & PC_FILE_DIRECT) {
 		/*
@@ -329,22 +265,18 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 		obj->direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 	}
 	obj->fd = fd;
-	file_set_sizes(obj, (uint64_t)st.st_size, (uint64_t)st.st_size);
+	file_set_sizes(obj, size, size);
 	obj->dir_dirty = (oflags & O_CREAT) != 0;
 	memcpy(obj->name, name, len + 1);
 	*out = obj;
 	return 0;
-fail:
-	close(fd);
-	free(obj);
-	return err;
 }
 
 static int file_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct file_backend *fb = priv;
 	struct file_obj **pp, *obj = NULL;
-	int oflags, err = 0;
+	int err = 0;
 
 	/* The library checked @name (lib/backend.c) and @flags. */
 	if (!fb || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
@@ -360,20 +292,13 @@ static int file_open(void *priv, const char *name, unsigned flags, void **objp)
 			goto out;
 		}
 		if (flags & PC_TRUNC) {
-			err = file_truncate_fd(obj->fd, 0);
+			err = pc_hostfile_truncate(obj->fd, 0);
 			if (err)
 				goto out;
 			file_set_sizes(obj, 0, 0);
 		}
 	} else {
-		oflags = O_RDWR | O_CLOEXEC | O_NOCTTY;
-		if (flags & PC_CREAT)
-			oflags |= O_CREAT;
-		if (flags & PC_EXCL)
-			oflags |= O_EXCL;
-		if (flags & PC_TRUNC)
-			oflags |= O_TRUNC;
-		err = __file_obj_new(fb, name, oflags, &obj);
+		err = __file_obj_new(fb, name, pc_hostfile_oflags(flags), &obj);
 		if (err)
 			goto out;
 		obj->next = fb->objs;
@@ -405,7 +330,7 @@ static void file_close(void *priv, void *objp)
 		 * are dead.  Nothing to report an error to: best effort.
 		 */
 		if (file_get_end(obj) > file_get_size(obj))
-			(void)file_truncate_fd(obj->fd, file_get_size(obj));
+			(void)pc_hostfile_truncate(obj->fd, file_get_size(obj));
 		close(obj->fd);
 		free(obj);
 	}
@@ -456,7 +381,7 @@ static int file_set_size(void *priv, void *objp, uint64_t size)
 		 * the last block (the host file system does both); a grow past
 		 * the host size reads as zero up to @size.
 		 */
-		err = file_truncate_fd(obj->fd, size);
+		err = pc_hostfile_truncate(obj->fd, size);
 		if (err)
 			return err;
 		end = size;
@@ -469,110 +394,35 @@ static int file_set_size(void *priv, void *objp, uint64_t size)
 	return 0;
 }
 
-/* One lseek(); the new offset or -errno. */
-static int64_t file_seek(int fd, uint64_t off, int whence)
-{
-	off_t r = lseek(fd, (off_t)off, whence);
-
-	return r < 0 ? -errno : (int64_t)r;
-}
-
-/*
- * The extent at @off from the file's holes.  An extent that is allocated
- * but unwritten (fallocate() by alloc, not yet written) reads as zero
- * either way: some file systems report it as data, some as a hole (ext4
- * and XFS call it a hole unless the kernel caches pages there), and we
- * answer MAPPED or HOLE accordingly; a MAPPED read of it returns zeros, as
- * PC_EXTENT_UNWRITTEN would promise.  The lseek()s move the fd's position,
- * which no I/O of ours uses (all of it is positional).
- */
+/* From the file's holes (pc_hostfile_map()). */
 static int file_map(void *priv, void *objp, uint64_t off, uint64_t len, struct pc_extent *ext)
 {
 	struct file_obj *obj = objp;
-	uint64_t size, limit, npages, n;
-	int64_t data, hole;
 
-	if (!priv || !obj || !ext || (off & FILE_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off >= FILE_MAX_BYTES)
-		return -EFBIG;
-	/* @len only bounds the look-ahead: at least one page, not past the max. */
-	npages = PC_MIN(PC_MAX(file_pages_up(len), 1), (FILE_MAX_BYTES - off) / FILE_PAGE);
-	size = file_get_size(obj);
-	limit = file_pages_up(size) * FILE_PAGE;	/* the page that holds EOF counts */
-
-	ext->offset = off;
-	ext->flags = 0;
-	ext->addr = 0;
-	ext->type = PC_EXTENT_HOLE;
-	n = npages;	/* a hole unless the file says otherwise */
-	if (off < limit) {
-		data = file_seek(obj->fd, off, SEEK_DATA);
-		if (data == -ENXIO)
-			data = (int64_t)limit;	/* no data at or after @off */
-		else if (data == -EINVAL || data == -EOPNOTSUPP)
-			data = (int64_t)off;	/* no SEEK_DATA here: all data */
-		else if (data < 0)
-			return (int)data;
-		if ((uint64_t)data < limit && ((uint64_t)data & ~FILE_PAGE_MASK) <= off) {
-			/*
-			 * Data in the page of @off (a block smaller than a page
-			 * may start inside it): mapped up to the next hole,
-			 * rounded up, as a page with any data must be read.
-			 */
-			hole = file_seek(obj->fd, off, SEEK_HOLE);
-			if (hole == -EINVAL || hole == -EOPNOTSUPP)
-				hole = (int64_t)limit;
-			else if (hole < 0)
-				return (int)hole;
-			if ((uint64_t)hole <= off)	/* a racing punch; see it as mapped */
-				hole = (int64_t)(off + FILE_PAGE);
-			n = PC_MIN(npages, file_pages_up(PC_MIN((uint64_t)hole, limit) - off));
-			ext->type = PC_EXTENT_MAPPED;
-			ext->addr = off;
-		} else if ((uint64_t)data < limit) {
-			/* A hole up to the page where data starts. */
-			n = PC_MIN(npages, (((uint64_t)data & ~FILE_PAGE_MASK) - off) / FILE_PAGE);
-		}
-		/* Else no data below the size: a hole, to the end of the look-ahead. */
-	}
-	ext->length = PC_MAX(n, 1) * FILE_PAGE;
-	return 0;
+	return pc_hostfile_map(obj->fd, file_get_size(obj), FILE_MAX_BYTES, off, len, ext);
 }
 
 static int file_alloc(void *priv, void *objp, uint64_t off, uint64_t len, struct pc_extent *ext)
 {
 	struct file_obj *obj = objp;
+	int r;
 
-	if (!priv || !obj || !ext || !len || ((off | len) & FILE_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off >= FILE_MAX_BYTES || len > FILE_MAX_BYTES - off)
-		return -EFBIG;
+	r = pc_hostfile_alloc_check(off, len, FILE_MAX_BYTES, ext);
+	if (r)
+		return r;
 	/*
-	 * Reserve the blocks now, so that a full file system says ENOSPC (or
-	 * EDQUOT) here, at writeback's allocation step, where the page stays
-	 * dirty, and not in the middle of a buffered write that the kernel
-	 * would defer.  KEEP_SIZE: the library sets the size itself.  New
-	 * blocks read as zero, as backend.h requires.  A file system without
-	 * fallocate() allocates in the write instead.
+	 * Reserve the blocks now (pc_hostfile_reserve()), at writeback's
+	 * allocation step, where the page stays dirty, and not in the middle
+	 * of a buffered write that the kernel would defer.
 	 */
-	if (!__atomic_load_n(&obj->no_falloc, __ATOMIC_RELAXED)) {
-		int r;
-
-		do
-			r = fallocate(obj->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
-		while (r < 0 && errno == EINTR);
-		if (r < 0) {
-			if (errno != EOPNOTSUPP)
-				return -errno;
-			__atomic_store_n(&obj->no_falloc, 1, __ATOMIC_RELAXED);
-		}
-	}
-	ext->offset = off;
-	ext->length = len;
-	ext->addr = off;
-	ext->type = PC_EXTENT_MAPPED;
-	ext->flags = 0;
+	r = pc_hostfile_reserve(obj->fd, &obj->no_falloc, off, len);
+	if (r < 0)
+		return r;
+	pc_hostfile_extent(ext, off, len);
 	return 0;
 }
 
@@ -581,18 +431,10 @@ static int file_free(void *priv, void *objp, uint64_t off, uint64_t len)
 	struct file_obj *obj = objp;
 	int r;
 
-	if (!priv || !obj || ((off | len) & FILE_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off > FILE_MAX_BYTES || len > FILE_MAX_BYTES - off)
-		return -EFBIG;
-	if (!len)
-		return 0;
-	/* No fallback when punching is not supported: the caller reports it. */
-	do
-		r = fallocate(obj->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-			      (off_t)len);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
+	r = pc_hostfile_punch(obj->fd, off, len, FILE_MAX_BYTES);
+	return r < 0 ? r : 0;
 }
 
 /* ---- block I/O: no lock, see the top of the file ---- */
@@ -729,9 +571,7 @@ static int file_io_check(uint64_t addr, const struct iovec *iov, unsigned int cn
 	if (!iov && cnt)
 		return -EINVAL;
 	*total = file_iov_total(iov, cnt);
-	if (addr > FILE_MAX_BYTES || *total > FILE_MAX_BYTES - addr)
-		return -EFBIG;
-	return 0;
+	return pc_hostfile_range(addr, *total, FILE_MAX_BYTES);
 }
 
 static int file_read(void *priv, void *objp, uint64_t addr, void *buf, size_t len)
@@ -766,7 +606,7 @@ static int file_write(void *priv, void *objp, uint64_t addr, const void *buf, si
 /* Set up the ring on first use; false if this backend cannot have one. */
 static bool __file_ring_ready(struct file_backend *fb)
 {
-	file_assert_held(&fb->ring_lock);
+	pc_hostfile_assert_held(&fb->ring_lock);
 	if (fb->ring_state == 0)
 		fb->ring_state = io_uring_queue_init(FILE_RING_ENTRIES, &fb->ring, 0) == 0 ? 1 : -1;
 	return fb->ring_state > 0;
@@ -775,7 +615,7 @@ static bool __file_ring_ready(struct file_backend *fb)
 /* The ring failed us: give it up; the rest goes through preadv/pwritev. */
 static void __file_ring_give_up(struct file_backend *fb)
 {
-	file_assert_held(&fb->ring_lock);
+	pc_hostfile_assert_held(&fb->ring_lock);
 	io_uring_queue_exit(&fb->ring);
 	fb->ring_state = -1;
 }
@@ -811,9 +651,9 @@ static bool file_ring_batch(struct file_backend *fb, struct file_obj *obj, bool 
 	unsigned int next = 0, queued = 0, inflight = 0;
 	bool broken = false;
 
-	file_mutex_lock(&fb->ring_lock);
+	pc_hostfile_lock(&fb->ring_lock);
 	if (!__file_ring_ready(fb)) {
-		file_mutex_unlock(&fb->ring_lock);
+		pc_hostfile_unlock(&fb->ring_lock);
 		return false;
 	}
 	while (!broken && (next < n || queued || inflight)) {
@@ -869,7 +709,7 @@ static bool file_ring_batch(struct file_backend *fb, struct file_obj *obj, bool 
 	}
 	if (broken)
 		__file_ring_give_up(fb);	/* drops the queued, unsubmitted SQEs */
-	file_mutex_unlock(&fb->ring_lock);
+	pc_hostfile_unlock(&fb->ring_lock);
 	/* What the ring left undone (given up), the caller does synchronously. */
 	return true;
 }
@@ -960,7 +800,7 @@ static int file_trim(struct file_obj *obj)
 		if (!file_iov_zero(&v, 1, from, FILE_PAGE))
 			return 0;	/* data ahead of a size change: keep it */
 	}
-	r = file_truncate_fd(obj->fd, size);
+	r = pc_hostfile_truncate(obj->fd, size);
 	if (r)
 		return r;
 	file_set_sizes(obj, size, size);
@@ -979,18 +819,8 @@ static int file_flush(void *priv, void *objp)
 	if (r)
 		return r;
 	/* fdatasync() also makes a size change durable; O_DIRECT needs it too. */
-	while (fdatasync(obj->fd) < 0)
-		if (errno != EINTR)
-			return -errno;
-	/* The name of a file we may have created is only durable with its directory. */
-	if (__atomic_load_n(&obj->dir_dirty, __ATOMIC_RELAXED)) {
-		/* EINVAL: a file system that has no directory sync to do. */
-		while (fsync(fb->dirfd) < 0 && errno != EINVAL)
-			if (errno != EINTR)
-				return -errno;
-		__atomic_store_n(&obj->dir_dirty, 0, __ATOMIC_RELAXED);
-	}
-	return 0;
+	r = pc_hostfile_datasync(obj->fd);
+	return r ? r : pc_hostfile_sync_dir(fb->dirfd, &obj->dir_dirty);
 }
 
 /* Every object is closed and no op runs: no lock needed. */
@@ -1077,15 +907,12 @@ int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags
 #else
 	fb->uring = FILE_URING_NEVER;
 #endif
-	/* O_RDONLY, not O_PATH: flush() fsync()s it for new names. */
-	do
-		fb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	while (fb->dirfd < 0 && errno == EINTR);
-	if (fb->dirfd < 0) {
-		err = -errno;
+	err = pc_hostfile_open_dir(dir);
+	if (err < 0) {
 		file_destroy(fb);
 		return err;
 	}
+	fb->dirfd = err;
 
 	/* On failure the handle was not made, so priv is still ours. */
 	err = pc_backend_new(out, &file_ops, fb);
