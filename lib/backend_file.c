@@ -3,14 +3,16 @@
  * The file backend: each object is one host file in a directory, and the
  * object's byte offsets are the file's offsets, so a device address is
  * simply a file offset.  Like the RAM backend it is written only against
- * the public ops table (<pagecache/backend.h>).  The host file system is
+ * the public ops table (<pagecache/backend.h>).  What it shares with the
+ * pmem backend, the directory of host files and the object table, open,
+ * map from the holes, alloc, free and the syncs, is lib/hostfile.c.  The host file system is
  * the block allocator: holes are the file's holes (SEEK_DATA/SEEK_HOLE),
  * alloc is fallocate(), free punches a hole, and flush is fdatasync().
  *
  * What it owns:
- *  - dirfd, the directory, opened once by pc_backend_file_new();
- *  - the table of open objects: name -> one fd, an open count, and the
- *    object's size as the library last set it;
+ *  - fb->table (lib/hostfile.h): the directory, opened once by
+ *    pc_backend_file_new(), and the open objects: name -> one fd, an open
+ *    count, and the object's size as the library last set it;
  *  - with liburing (PC_HAVE_URING), one io_uring per backend for vectored
  *    batches (readv/writev ops) of O_DIRECT objects, set up on first use.
  * It owns no data: an object that is not open is just its host file.
@@ -29,7 +31,7 @@
  * the file back only where that provably loses nothing.
  *
  * Invariants:
- *  1. An object is in fb->objs if and only if its open count is non-zero,
+ *  1. An object is in fb->table if and only if its open count is non-zero,
  *     and then @fd is open on its host file.  Names are unique in the
  *     table, so one host file has at most one fd of ours.
  *  2. @file_end is the host file's size and @file_end >= @size, except for
@@ -70,8 +72,9 @@
  * Locking: two mutexes per backend, both LEAF locks (class PC_LC_LEAF in
  * lib/lockdep.h): the library calls ops with its own locks held, and we take
  * no lock of the library, nor the other of our two, while holding one.
- *  - fb->lock guards the object table (the list, names, open counts).
- *    Functions named __file_*() require it held; debug builds assert that.
+ *  - fb->table.lock guards the object table (the list, names, open
+ *    counts).  Functions named __file_*() and __pc_hostfile_*() require it
+ *    held; debug builds assert that (lib/hostfile.c, "Locks").
  *  - fb->ring_lock guards the io_uring: a batch holds it from its first
  *    submission to its last completion.  One ring per backend means that
  *    batches of different objects queue behind each other; a batch is one
@@ -143,9 +146,7 @@ enum file_uring {
 #define FILE_IO_PENDING		1
 
 struct file_obj {
-	/* protected by fb->lock: */
-	struct file_obj *next;		/* fb->objs list */
-	unsigned int opens;		/* file_open() minus file_close() */
+	struct pc_hostfile_entry ent;	/* in fb->table (lib/hostfile.h) */
 	/* set by file_open() when the entry is made, then constant: */
 	int fd;
 	bool direct;			/* O_DIRECT is on for @fd */
@@ -159,14 +160,11 @@ struct file_obj {
 };
 
 struct file_backend {
+	/* the directory and the open objects; table.lock is a leaf lock: */
+	struct pc_hostfile_table table;
 	/* set by pc_backend_file_new(), then constant: */
-	int dirfd;
 	unsigned int flags;		/* PC_FILE_* */
 	enum file_uring uring;		/* which objects' batches use io_uring */
-
-	pthread_mutex_t lock;		/* leaf lock, see the top of the file */
-	/* protected by lock: */
-	struct file_obj *objs;
 
 #ifdef PC_HAVE_URING
 	pthread_mutex_t ring_lock;	/* leaf lock, see the top of the file */
@@ -175,20 +173,6 @@ struct file_backend {
 	struct io_uring ring;
 #endif
 };
-
-/*
- * Lock state: both locks are leaves, never held together; debug builds
- * assert it with the host-file lock helpers (lib/hostfile.c, "Locks").
- */
-static void file_lock(struct file_backend *fb)
-{
-	pc_hostfile_lock(&fb->lock);
-}
-
-static void file_unlock(struct file_backend *fb)
-{
-	pc_hostfile_unlock(&fb->lock);
-}
 
 /*
  * @size and @file_end: relaxed is enough.  Their writers are serialised by
@@ -224,17 +208,6 @@ static void file_note_end(struct file_obj *obj, uint64_t end)
 
 /* ---- objects ---- */
 
-static struct file_obj **__file_find(struct file_backend *fb, const char *name)
-{
-	struct file_obj **pp;
-
-	pc_hostfile_assert_held(&fb->lock);
-	for (pp = &fb->objs; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->name, name))
-			return pp;
-	return NULL;
-}
-
 /* A new table entry for the host file @name, opened with open(2) @oflags. */
 static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 			  struct file_obj **out)
@@ -244,11 +217,11 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 	uint64_t size;
 	int fd;
 
-	pc_hostfile_assert_held(&fb->lock);
+	pc_hostfile_assert_held(&fb->table.lock);
 	obj = PC_FAIL(PC_FAIL_FILE_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
-	fd = pc_hostfile_open(fb->dirfd, name, oflags, NULL, &size);
+	fd = pc_hostfile_open(fb->table.dirfd, name, oflags, NULL, &size);
 	if (fd < 0) {
 		free(obj);
 		return fd;
@@ -268,6 +241,7 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 	file_set_sizes(obj, size, size);
 	obj->dir_dirty = (oflags & O_CREAT) != 0;
 	memcpy(obj->name, name, len + 1);
+	obj->ent.name = obj->name;
 	*out = obj;
 	return 0;
 }
@@ -275,22 +249,21 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 static int file_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct file_backend *fb = priv;
-	struct file_obj **pp, *obj = NULL;
-	int err = 0;
+	struct pc_hostfile_entry *ent;
+	struct file_obj *obj = NULL;
+	int err;
 
 	/* The library checked @name (lib/backend.c) and @flags. */
 	if (!fb || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 
-	file_lock(fb);
-	pp = __file_find(fb, name);
-	if (pp) {
-		/* Open already (the library refuses this itself): share the fd. */
-		obj = *pp;
-		if ((flags & PC_CREAT) && (flags & PC_EXCL)) {
-			err = -EEXIST;
-			goto out;
-		}
+	pc_hostfile_lock(&fb->table.lock);
+	err = __pc_hostfile_lookup(&fb->table, name, flags, &ent);
+	if (err)
+		goto out;
+	if (ent) {
+		/* Open already: share the fd. */
+		obj = pc_container_of(ent, struct file_obj, ent);
 		if (flags & PC_TRUNC) {
 			err = pc_hostfile_truncate(obj->fd, 0);
 			if (err)
@@ -301,30 +274,23 @@ static int file_open(void *priv, const char *name, unsigned flags, void **objp)
 		err = __file_obj_new(fb, name, pc_hostfile_oflags(flags), &obj);
 		if (err)
 			goto out;
-		obj->next = fb->objs;
-		fb->objs = obj;
 	}
-	obj->opens++;
+	__pc_hostfile_get(&fb->table, &obj->ent);
 	*objp = obj;
 out:
-	file_unlock(fb);
+	pc_hostfile_unlock(&fb->table.lock);
 	return err;
 }
 
 static void file_close(void *priv, void *objp)
 {
 	struct file_backend *fb = priv;
-	struct file_obj *obj = objp, **pp;
+	struct file_obj *obj = objp;
 
 	if (!fb || !obj)
 		return;
-	file_lock(fb);
-	assert(obj->opens > 0);
-	if (obj->opens && --obj->opens == 0) {
-		pp = __file_find(fb, obj->name);
-		assert(pp && *pp == obj);
-		if (pp)
-			*pp = obj->next;
+	pc_hostfile_lock(&fb->table.lock);
+	if (__pc_hostfile_put(&fb->table, &obj->ent)) {
 		/*
 		 * Invariant 4: no size change can follow, so bytes past the size
 		 * are dead.  Nothing to report an error to: best effort.
@@ -334,23 +300,16 @@ static void file_close(void *priv, void *objp)
 		close(obj->fd);
 		free(obj);
 	}
-	file_unlock(fb);
+	pc_hostfile_unlock(&fb->table.lock);
 }
 
 static int file_unlink(void *priv, const char *name)
 {
 	struct file_backend *fb = priv;
-	int err = 0;
 
 	if (!fb || !name)
 		return -EINVAL;
-	file_lock(fb);
-	if (__file_find(fb, name))
-		err = -EBUSY;	/* invariant 1 */
-	else if (unlinkat(fb->dirfd, name, 0) < 0)
-		err = -errno;
-	file_unlock(fb);
-	return err;
+	return pc_hostfile_unlink(&fb->table, name);	/* open: -EBUSY (invariant 1) */
 }
 
 static int file_get_size_op(void *priv, void *objp, uint64_t *size)
@@ -820,7 +779,7 @@ static int file_flush(void *priv, void *objp)
 		return r;
 	/* fdatasync() also makes a size change durable; O_DIRECT needs it too. */
 	r = pc_hostfile_datasync(obj->fd);
-	return r ? r : pc_hostfile_sync_dir(fb->dirfd, &obj->dir_dirty);
+	return r ? r : pc_hostfile_sync_dir(fb->table.dirfd, &obj->dir_dirty);
 }
 
 /* Every object is closed and no op runs: no lock needed. */
@@ -830,15 +789,12 @@ static void file_destroy(void *priv)
 
 	if (!fb)
 		return;
-	assert(fb->objs == NULL);
 #ifdef PC_HAVE_URING
 	if (fb->ring_state > 0)
 		io_uring_queue_exit(&fb->ring);
 	pthread_mutex_destroy(&fb->ring_lock);
 #endif
-	if (fb->dirfd >= 0)
-		close(fb->dirfd);
-	pthread_mutex_destroy(&fb->lock);
+	pc_hostfile_table_fini(&fb->table);
 	free(fb);
 }
 
@@ -889,14 +845,13 @@ int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags
 	fb = PC_FAIL(PC_FAIL_FILE) ? NULL : calloc(1, sizeof(*fb));
 	if (!fb)
 		return -ENOMEM;
-	fb->dirfd = -1;
-	if (pthread_mutex_init(&fb->lock, NULL)) {
+	if (pc_hostfile_table_init(&fb->table)) {
 		free(fb);
 		return -ENOMEM;
 	}
 #ifdef PC_HAVE_URING
 	if (pthread_mutex_init(&fb->ring_lock, NULL)) {
-		pthread_mutex_destroy(&fb->lock);
+		pthread_mutex_destroy(&fb->table.lock);
 		free(fb);
 		return -ENOMEM;
 	}
@@ -907,12 +862,11 @@ int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags
 #else
 	fb->uring = FILE_URING_NEVER;
 #endif
-	err = pc_hostfile_open_dir(dir);
-	if (err < 0) {
+	err = pc_hostfile_table_open(&fb->table, dir);
+	if (err) {
 		file_destroy(fb);
 		return err;
 	}
-	fb->dirfd = err;
 
 	/* On failure the handle was not made, so priv is still ours. */
 	err = pc_backend_new(out, &file_ops, fb);

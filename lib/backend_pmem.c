@@ -45,7 +45,7 @@
  * the file back where the bytes past @size are zero, close() always.
  *
  * Invariants:
- *  1. An object is in pb->objs if and only if its open count is non-zero;
+ *  1. An object is in pb->table if and only if its open count is non-zero;
  *     then @fd, @src, @rsv and @cfg exist.  Names are unique in the table.
  *  2. @size <= @file_end <= @mapped_end, and @mapped_end is page-aligned
  *     (except inside __pmem_map_to() and set_size()).
@@ -88,7 +88,8 @@
  * Locking: two kinds of mutex, both LEAF locks (class PC_LC_LEAF in
  * lib/lockdep.h), never held together, and no library lock is taken under
  * them.
- *  - pb->lock guards the object table (list, names, open counts).
+ *  - pb->table.lock guards the object table (list, names, open counts;
+ *    lib/hostfile.c, which the file backend shares).
  *  - obj->lock guards the object's segments, @cfg (one pmem2 config, reused
  *    for every map call) and the dirty range @dirty_lo..@dirty_hi.  It is
  *    taken by the ops that change the host file's size or mapping (alloc,
@@ -135,9 +136,7 @@
 #define PMEM_CHUNK		(2ull << 20)
 
 struct pmem_obj {
-	/* protected by pb->lock: */
-	struct pmem_obj *next;		/* pb->objs list */
-	unsigned int opens;		/* pmem_open() minus pmem_close() */
+	struct pc_hostfile_entry ent;	/* in pb->table (lib/hostfile.h) */
 	/* set by pmem_open() when the entry is made, then constant: */
 	int fd;
 	struct pmem2_source *src;
@@ -166,13 +165,10 @@ struct pmem_obj {
 };
 
 struct pmem_backend {
+	/* the directory and the open objects; table.lock is a leaf lock: */
+	struct pc_hostfile_table table;
 	/* set by pc_backend_pmem_new(), then constant: */
-	int dirfd;
 	bool verbose;			/* PC_PMEM_VERBOSE=1: print libpmem2's messages */
-
-	pthread_mutex_t lock;		/* leaf lock, see the top of the file */
-	/* protected by lock: */
-	struct pmem_obj *objs;
 };
 
 static inline uint64_t pmem_round_up(uint64_t x, uint64_t unit)
@@ -422,7 +418,7 @@ static int pmem_sync_meta(struct pmem_backend *pb, struct pmem_obj *obj)
 			return err;
 		}
 	}
-	return pc_hostfile_sync_dir(pb->dirfd, &obj->dir_dirty);
+	return pc_hostfile_sync_dir(pb->table.dirfd, &obj->dir_dirty);
 }
 
 /* Whether the page at @a is mapped (msync() says ENOMEM where it is not). */
@@ -488,17 +484,6 @@ static int pmem_unreserve(const struct pmem_backend *pb, struct pmem_obj *obj)
 
 /* ---- objects ---- */
 
-static struct pmem_obj **__pmem_find(struct pmem_backend *pb, const char *name)
-{
-	struct pmem_obj **pp;
-
-	pc_hostfile_assert_held(&pb->lock);
-	for (pp = &pb->objs; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->name, name))
-			return pp;
-	return NULL;
-}
-
 /* Undo what __pmem_obj_new() made; every segment is deleted first. */
 static void pmem_obj_free(const struct pmem_backend *pb, struct pmem_obj *obj)
 {
@@ -524,7 +509,7 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 	uint64_t size;
 	int r;
 
-	pc_hostfile_assert_held(&pb->lock);
+	pc_hostfile_assert_held(&pb->table.lock);
 	obj = PC_FAIL(PC_FAIL_PMEM_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
@@ -533,13 +518,14 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 		return -ENOMEM;
 	}
 	memcpy(obj->name, name, len + 1);
+	obj->ent.name = obj->name;
 	/*
 	 * The steps after the open can fail (libpmem2 allocates; the
 	 * reservation needs address space), and a failed open must not leave
 	 * a file it created behind (G8): so have the open tell whether it
 	 * created the file.
 	 */
-	obj->fd = pc_hostfile_open(pb->dirfd, name, oflags, &created, &size);
+	obj->fd = pc_hostfile_open(pb->table.dirfd, name, oflags, &created, &size);
 	if (obj->fd < 0) {
 		r = obj->fd;
 		obj->fd = -1;
@@ -578,7 +564,7 @@ fail:
 	if (obj->rsv)
 		(void)__pmem_unmap_from(pb, obj, 0);
 	if (created)
-		(void)unlinkat(pb->dirfd, name, 0);	/* as if never opened */
+		(void)unlinkat(pb->table.dirfd, name, 0);	/* as if never opened */
 	pmem_obj_free(pb, obj);
 	return r;
 }
@@ -586,22 +572,21 @@ fail:
 static int pmem_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct pmem_backend *pb = priv;
-	struct pmem_obj **pp, *obj = NULL;
-	int err = 0;
+	struct pc_hostfile_entry *ent;
+	struct pmem_obj *obj = NULL;
+	int err;
 
 	/* The library checked @name (lib/backend.c) and @flags. */
 	if (!pb || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 
-	pc_hostfile_lock(&pb->lock);
-	pp = __pmem_find(pb, name);
-	if (pp) {
-		/* Open already (the library refuses this itself): share it. */
-		obj = *pp;
-		if ((flags & PC_CREAT) && (flags & PC_EXCL)) {
-			err = -EEXIST;
-			goto out;
-		}
+	pc_hostfile_lock(&pb->table.lock);
+	err = __pc_hostfile_lookup(&pb->table, name, flags, &ent);
+	if (err)
+		goto out;
+	if (ent) {
+		/* Open already: share it. */
+		obj = pc_container_of(ent, struct pmem_obj, ent);
 		if (flags & PC_TRUNC) {
 			/* The segments stay, past the end of the file (invariant 3). */
 			err = pc_hostfile_truncate(obj->fd, 0);
@@ -615,30 +600,23 @@ static int pmem_open(void *priv, const char *name, unsigned flags, void **objp)
 		err = __pmem_obj_new(pb, name, pc_hostfile_oflags(flags), &obj);
 		if (err)
 			goto out;
-		obj->next = pb->objs;
-		pb->objs = obj;
 	}
-	obj->opens++;
+	__pc_hostfile_get(&pb->table, &obj->ent);
 	*objp = obj;
 out:
-	pc_hostfile_unlock(&pb->lock);
+	pc_hostfile_unlock(&pb->table.lock);
 	return err;
 }
 
 static void pmem_close(void *priv, void *objp)
 {
 	struct pmem_backend *pb = priv;
-	struct pmem_obj *obj = objp, **pp;
+	struct pmem_obj *obj = objp;
 
 	if (!pb || !obj)
 		return;
-	pc_hostfile_lock(&pb->lock);
-	assert(obj->opens > 0);
-	if (obj->opens && --obj->opens == 0) {
-		pp = __pmem_find(pb, obj->name);
-		assert(pp && *pp == obj);
-		if (pp)
-			*pp = obj->next;
+	pc_hostfile_lock(&pb->table.lock);
+	if (__pc_hostfile_put(&pb->table, &obj->ent)) {
 		/*
 		 * Invariant 4: no size change can follow, so bytes past the size
 		 * are dead.  Nothing to report an error to: best effort.
@@ -649,23 +627,16 @@ static void pmem_close(void *priv, void *objp)
 		(void)__pmem_unmap_from(pb, obj, 0);
 		pmem_obj_free(pb, obj);
 	}
-	pc_hostfile_unlock(&pb->lock);
+	pc_hostfile_unlock(&pb->table.lock);
 }
 
 static int pmem_unlink(void *priv, const char *name)
 {
 	struct pmem_backend *pb = priv;
-	int err = 0;
 
 	if (!pb || !name)
 		return -EINVAL;
-	pc_hostfile_lock(&pb->lock);
-	if (__pmem_find(pb, name))
-		err = -EBUSY;	/* invariant 1 */
-	else if (unlinkat(pb->dirfd, name, 0) < 0)
-		err = -errno;
-	pc_hostfile_unlock(&pb->lock);
-	return err;
+	return pc_hostfile_unlink(&pb->table, name);	/* open: -EBUSY (invariant 1) */
 }
 
 static int pmem_get_size_op(void *priv, void *objp, uint64_t *size)
@@ -1009,10 +980,7 @@ static void pmem_destroy(void *priv)
 
 	if (!pb)
 		return;
-	assert(pb->objs == NULL);
-	if (pb->dirfd >= 0)
-		close(pb->dirfd);
-	pthread_mutex_destroy(&pb->lock);
+	pc_hostfile_table_fini(&pb->table);
 	free(pb);
 }
 
@@ -1050,19 +1018,17 @@ PC_API int pc_backend_pmem_new(struct pc_backend **out, const char *dir, unsigne
 	pb = PC_FAIL(PC_FAIL_PMEM) ? NULL : calloc(1, sizeof(*pb));
 	if (!pb)
 		return -ENOMEM;
-	pb->dirfd = -1;
-	if (pthread_mutex_init(&pb->lock, NULL)) {
+	if (pc_hostfile_table_init(&pb->table)) {
 		free(pb);
 		return -ENOMEM;
 	}
 	env = getenv("PC_PMEM_VERBOSE");
 	pb->verbose = env && !strcmp(env, "1");
-	err = pc_hostfile_open_dir(dir);
-	if (err < 0) {
+	err = pc_hostfile_table_open(&pb->table, dir);
+	if (err) {
 		pmem_destroy(pb);
 		return err;
 	}
-	pb->dirfd = err;
 	/* On failure the handle was not made, so priv is still ours. */
 	err = pc_backend_new(out, &pmem_ops, pb);
 	if (err)

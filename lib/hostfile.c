@@ -6,13 +6,25 @@
  * file system is the block allocator, and a hole of the object is a hole
  * of the file.  This file owns the steps on the directory and on one host
  * file that do not depend on how data moves:
- *  - the directory, opened once per backend (pc_hostfile_open_dir()), and
- *    its fsync() after a name was created (pc_hostfile_sync_dir());
+ *  - the object table: the directory, opened once per backend
+ *    (pc_hostfile_table_open()), and the open objects in it (below), and
+ *    the directory's fsync() after a name was created
+ *    (pc_hostfile_sync_dir()); unlink;
  *  - open with PC_CREAT/PC_EXCL/PC_TRUNC turned into open(2) flags, and the
  *    check that the name is a regular file (pc_hostfile_open());
  *  - map from the file's holes (SEEK_DATA/SEEK_HOLE), alloc as
  *    fallocate(KEEP_SIZE), free as a punched hole, ftruncate, fdatasync.
- * It owns no state: the fds, the object table, the sizes and the dirty
+ * The table.  struct pc_hostfile_table is a backend's directory and its
+ * open objects: one entry per name, so a host file has at most one fd of
+ * the backend, shared by every open of the object.  Invariant: an entry
+ * is in @objs if and only if its open count is non-zero
+ * (__pc_hostfile_get() puts it there on the first open, __pc_hostfile_put()
+ * takes it out on the last close), and pc_hostfile_unlink() refuses a name
+ * that is in it (-EBUSY).  The table's lock guards the list, the names and
+ * the open counts; the backend's open and close hold it around their own
+ * steps (making or tearing down the object).
+ *
+ * Beyond the table it owns no state: the fds, the sizes and the dirty
  * flags stay in each backend, and what differs stays there too: the file
  * backend moves data with pread/pwrite or io_uring, the pmem backend through
  * a libpmem2 mapping inside an address-space reservation, which is why its
@@ -35,6 +47,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,16 +90,93 @@ void pc_hostfile_assert_held(const pthread_mutex_t *lock)
 #endif
 }
 
-int pc_hostfile_open_dir(const char *dir)
-{
-	int fd;
+/* ---- the table ---- */
 
+int pc_hostfile_table_init(struct pc_hostfile_table *t)
+{
+	t->dirfd = -1;
+	t->objs = NULL;
+	return pthread_mutex_init(&t->lock, NULL) ? -ENOMEM : 0;
+}
+
+int pc_hostfile_table_open(struct pc_hostfile_table *t, const char *dir)
+{
 	/* O_RDONLY, not O_PATH: pc_hostfile_sync_dir() fsync()s it. */
 	do
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : fd;
+		t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (t->dirfd < 0 && errno == EINTR);
+	return t->dirfd < 0 ? -errno : 0;
 }
+
+void pc_hostfile_table_fini(struct pc_hostfile_table *t)
+{
+	assert(t->objs == NULL);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	pthread_mutex_destroy(&t->lock);
+}
+
+static struct pc_hostfile_entry **__hostfile_find(struct pc_hostfile_table *t, const char *name)
+{
+	struct pc_hostfile_entry **pp;
+
+	pc_hostfile_assert_held(&t->lock);
+	for (pp = &t->objs; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name))
+			return pp;
+	return NULL;
+}
+
+int __pc_hostfile_lookup(struct pc_hostfile_table *t, const char *name, unsigned int flags,
+			 struct pc_hostfile_entry **e)
+{
+	struct pc_hostfile_entry **pp = __hostfile_find(t, name);
+
+	*e = pp ? *pp : NULL;
+	/* Open already (the library refuses this itself): shared, unless EXCL. */
+	if (*e && (flags & PC_CREAT) && (flags & PC_EXCL))
+		return -EEXIST;
+	return 0;
+}
+
+void __pc_hostfile_get(struct pc_hostfile_table *t, struct pc_hostfile_entry *e)
+{
+	pc_hostfile_assert_held(&t->lock);
+	if (e->opens++ == 0) {
+		e->next = t->objs;
+		t->objs = e;
+	}
+}
+
+bool __pc_hostfile_put(struct pc_hostfile_table *t, struct pc_hostfile_entry *e)
+{
+	struct pc_hostfile_entry **pp;
+
+	pc_hostfile_assert_held(&t->lock);
+	assert(e->opens > 0);
+	if (!e->opens || --e->opens)
+		return false;
+	pp = __hostfile_find(t, e->name);
+	assert(pp && *pp == e);
+	if (pp)
+		*pp = e->next;
+	return true;
+}
+
+int pc_hostfile_unlink(struct pc_hostfile_table *t, const char *name)
+{
+	int err = 0;
+
+	pc_hostfile_lock(&t->lock);
+	if (__hostfile_find(t, name))
+		err = -EBUSY;	/* open objects stay in their files */
+	else if (unlinkat(t->dirfd, name, 0) < 0)
+		err = -errno;
+	pc_hostfile_unlock(&t->lock);
+	return err;
+}
+
+/* ---- one host file ---- */
 
 int pc_hostfile_oflags(unsigned int flags)
 {

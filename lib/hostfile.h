@@ -23,6 +23,46 @@ struct pc_extent;
 /* Host file mode of new objects (before the umask). */
 #define PC_HOSTFILE_MODE	0644
 
+/*
+ * The object table of a backend: the directory and the objects open in it,
+ * one entry per name (see "The table" in hostfile.c).  A backend's object
+ * struct embeds a struct pc_hostfile_entry.  "__" means: the caller holds
+ * @lock; debug builds assert it.
+ */
+struct pc_hostfile_entry {
+	/* protected by the table's lock: */
+	struct pc_hostfile_entry *next;	/* the table's list */
+	unsigned int opens;		/* opens minus closes */
+	/* set when the entry is made, then constant: */
+	const char *name;
+};
+
+struct pc_hostfile_table {
+	int dirfd;			/* set by pc_hostfile_table_open(), then constant */
+	pthread_mutex_t lock;		/* leaf lock */
+	/* protected by lock: */
+	struct pc_hostfile_entry *objs;
+};
+
+/* Before any other call: no directory yet; 0 or -ENOMEM. */
+int pc_hostfile_table_init(struct pc_hostfile_table *t);
+/* Open the directory @dir, for the backend's lifetime; 0 or -errno. */
+int pc_hostfile_table_open(struct pc_hostfile_table *t, const char *dir);
+/* Every object is closed: close the directory, destroy the lock. */
+void pc_hostfile_table_fini(struct pc_hostfile_table *t);
+/*
+ * For an open of @name with PC_* @flags: -EEXIST if it is open and @flags
+ * say PC_CREAT | PC_EXCL, else 0 with *@e its entry, or NULL if not open.
+ */
+int __pc_hostfile_lookup(struct pc_hostfile_table *t, const char *name, unsigned int flags,
+			 struct pc_hostfile_entry **e);
+/* One more open of @e, which enters the table on its first. */
+void __pc_hostfile_get(struct pc_hostfile_table *t, struct pc_hostfile_entry *e);
+/* One open less of @e: true if that was the last, and @e left the table. */
+bool __pc_hostfile_put(struct pc_hostfile_table *t, struct pc_hostfile_entry *e);
+/* unlink(): -EBUSY while @name is open, else unlinkat()'s 0 or -errno. */
+int pc_hostfile_unlink(struct pc_hostfile_table *t, const char *name);
+
 /* Leaf locks of a host-file backend (see "Locks" in hostfile.c). */
 void pc_hostfile_lock(pthread_mutex_t *lock);
 void pc_hostfile_unlock(pthread_mutex_t *lock);
@@ -32,9 +72,6 @@ static inline uint64_t pc_hostfile_pages_up(uint64_t bytes)
 {
 	return bytes / PC_HOSTFILE_PAGE + ((bytes & PC_HOSTFILE_PAGE_MASK) != 0);
 }
-
-/* The directory @dir, opened for the backend's lifetime: its fd or -errno. */
-int pc_hostfile_open_dir(const char *dir);
 
 /* open(2) flags for an object opened with PC_CREAT/PC_EXCL/PC_TRUNC @flags. */
 int pc_hostfile_oflags(unsigned int flags);
