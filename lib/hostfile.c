@@ -14,6 +14,7 @@
  *    check that the name is a regular file (pc_hostfile_open());
  *  - map from the file's holes (SEEK_DATA/SEEK_HOLE), alloc as
  *    fallocate(KEEP_SIZE), free as a punched hole, ftruncate, fdatasync.
+ *
  * The table.  struct pc_hostfile_table is a backend's directory and its
  * open objects: one entry per name, so a host file has at most one fd of
  * the backend, shared by every open of the object.  Invariant: an entry
@@ -40,7 +41,8 @@
  * (pc_hostfile_lock()) in debug builds.
  *
  * Every call here retries EINTR and returns 0 (or a count it names) or a
- * negative errno; none allocates.
+ * negative errno; none allocates (so none has a PC_FAIL() site: the
+ * allocations, the object structs, stay in the backends with theirs).
  */
 #include <assert.h>
 #include <errno.h>
