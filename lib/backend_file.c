@@ -3,14 +3,16 @@
  * The file backend: each object is one host file in a directory, and the
  * object's byte offsets are the file's offsets, so a device address is
  * simply a file offset.  Like the RAM backend it is written only against
- * the public ops table (<pagecache/backend.h>).  The host file system is
+ * the public ops table (<pagecache/backend.h>).  What it shares with the
+ * pmem backend, the directory of host files and the object table, open,
+ * map from the holes, alloc, free and the syncs, is lib/hostfile.c.  The host file system is
  * the block allocator: holes are the file's holes (SEEK_DATA/SEEK_HOLE),
  * alloc is fallocate(), free punches a hole, and flush is fdatasync().
  *
  * What it owns:
- *  - dirfd, the directory, opened once by pc_backend_file_new();
- *  - the table of open objects: name -> one fd, an open count, and the
- *    object's size as the library last set it;
+ *  - fb->table (lib/hostfile.h): the directory, opened once by
+ *    pc_backend_file_new(), and the open objects: name -> one fd, an open
+ *    count, and the object's size as the library last set it;
  *  - with liburing (PC_HAVE_URING), one io_uring per backend for vectored
  *    batches (readv/writev ops) of O_DIRECT objects, set up on first use.
  * It owns no data: an object that is not open is just its host file.
@@ -29,7 +31,7 @@
  * the file back only where that provably loses nothing.
  *
  * Invariants:
- *  1. An object is in fb->objs if and only if its open count is non-zero,
+ *  1. An object is in fb->table if and only if its open count is non-zero,
  *     and then @fd is open on its host file.  Names are unique in the
  *     table, so one host file has at most one fd of ours.
  *  2. @file_end is the host file's size and @file_end >= @size, except for
@@ -70,8 +72,9 @@
  * Locking: two mutexes per backend, both LEAF locks (class PC_LC_LEAF in
  * lib/lockdep.h): the library calls ops with its own locks held, and we take
  * no lock of the library, nor the other of our two, while holding one.
- *  - fb->lock guards the object table (the list, names, open counts).
- *    Functions named __file_*() require it held; debug builds assert that.
+ *  - fb->table.lock guards the object table (the list, names, open
+ *    counts).  Functions named __file_*() and __pc_hostfile_*() require it
+ *    held; debug builds assert that (lib/hostfile.c, "Locks").
  *  - fb->ring_lock guards the io_uring: a batch holds it from its first
  *    submission to its last completion.  One ring per backend means that
  *    batches of different objects queue behind each other; a batch is one
@@ -100,11 +103,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <linux/falloc.h>
 
 #ifdef PC_HAVE_URING
 #include <liburing.h>
@@ -113,15 +113,14 @@
 #include <pagecache/backend.h>
 
 #include "compiler.h"
+#include "hostfile.h"
 #include "inject.h"
 
-/* The unit of the library's block I/O; it must equal pc_page_size(). */
-#define FILE_PAGE		4096u
-#define FILE_PAGE_MASK		((uint64_t)FILE_PAGE - 1)
+/* The unit of the library's block I/O (lib/hostfile.h). */
+#define FILE_PAGE		PC_HOSTFILE_PAGE
+#define FILE_PAGE_MASK		PC_HOSTFILE_PAGE_MASK
 /* Largest object (ops->max_size): offsets must fit an off_t. */
 #define FILE_MAX_BYTES		((uint64_t)INT64_MAX & ~FILE_PAGE_MASK)
-/* Host file mode of new objects (before the umask). */
-#define FILE_MODE		0644
 /* iovecs per preadv/pwritev call of the synchronous path. */
 #define FILE_IOV_CHUNK		64
 /* Submission queue entries of the ring; at most this many I/Os in flight. */
@@ -147,9 +146,7 @@ enum file_uring {
 #define FILE_IO_PENDING		1
 
 struct file_obj {
-	/* protected by fb->lock: */
-	struct file_obj *next;		/* fb->objs list */
-	unsigned int opens;		/* file_open() minus file_close() */
+	struct pc_hostfile_entry ent;	/* in fb->table (lib/hostfile.h) */
 	/* set by file_open() when the entry is made, then constant: */
 	int fd;
 	bool direct;			/* O_DIRECT is on for @fd */
@@ -163,14 +160,11 @@ struct file_obj {
 };
 
 struct file_backend {
+	/* the directory and the open objects; table.lock is a leaf lock: */
+	struct pc_hostfile_table table;
 	/* set by pc_backend_file_new(), then constant: */
-	int dirfd;
 	unsigned int flags;		/* PC_FILE_* */
 	enum file_uring uring;		/* which objects' batches use io_uring */
-
-	pthread_mutex_t lock;		/* leaf lock, see the top of the file */
-	/* protected by lock: */
-	struct file_obj *objs;
 
 #ifdef PC_HAVE_URING
 	pthread_mutex_t ring_lock;	/* leaf lock, see the top of the file */
@@ -179,60 +173,6 @@ struct file_backend {
 	struct io_uring ring;
 #endif
 };
-
-/*
- * Lock state.  Both locks are leaves, not recursive, and never held
- * together, so a thread holds at most one lock of any file backend, and a
- * thread-local pointer to it is enough to assert "caller holds it" and
- * "nothing of ours is held yet".
- */
-#ifndef NDEBUG
-static __thread const pthread_mutex_t *file_lock_holder;
-#endif
-
-static void file_mutex_lock(pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(file_lock_holder == NULL);
-#endif
-	pthread_mutex_lock(lock);
-#ifndef NDEBUG
-	file_lock_holder = lock;
-#endif
-}
-
-static void file_mutex_unlock(pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(file_lock_holder == lock);
-	file_lock_holder = NULL;
-#endif
-	pthread_mutex_unlock(lock);
-}
-
-static inline void file_assert_held(const pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(file_lock_holder == lock);
-#else
-	(void)lock;
-#endif
-}
-
-static void file_lock(struct file_backend *fb)
-{
-	file_mutex_lock(&fb->lock);
-}
-
-static void file_unlock(struct file_backend *fb)
-{
-	file_mutex_unlock(&fb->lock);
-}
-
-static inline uint64_t file_pages_up(uint64_t bytes)
-{
-	return bytes / FILE_PAGE + ((bytes & FILE_PAGE_MASK) != 0);
-}
 
 /*
  * @size and @file_end: relaxed is enough.  Their writers are serialised by
@@ -268,54 +208,23 @@ static void file_note_end(struct file_obj *obj, uint64_t end)
 
 /* ---- objects ---- */
 
-static struct file_obj **__file_find(struct file_backend *fb, const char *name)
-{
-	struct file_obj **pp;
-
-	file_assert_held(&fb->lock);
-	for (pp = &fb->objs; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->name, name))
-			return pp;
-	return NULL;
-}
-
-/* ftruncate() with EINTR retried; 0 or -errno. */
-static int file_truncate_fd(int fd, uint64_t size)
-{
-	while (ftruncate(fd, (off_t)size) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
 /* A new table entry for the host file @name, opened with open(2) @oflags. */
 static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 			  struct file_obj **out)
 {
 	size_t len = strlen(name);
 	struct file_obj *obj;
-	struct stat st;
-	int fd, err;
+	uint64_t size;
+	int fd;
 
-	file_assert_held(&fb->lock);
+	pc_hostfile_assert_held(&fb->table.lock);
 	obj = PC_FAIL(PC_FAIL_FILE_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
-	do
-		fd = openat(fb->dirfd, name, oflags, FILE_MODE);
-	while (fd < 0 && errno == EINTR);
+	fd = pc_hostfile_open(fb->table.dirfd, name, oflags, NULL, &size);
 	if (fd < 0) {
-		err = -errno;
 		free(obj);
-		return err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;	/* a device, FIFO or socket is not an object */
-		goto fail;
+		return fd;
 	}
 	if (fb->flags & PC_FILE_DIRECT) {
 		/*
@@ -329,103 +238,78 @@ static int __file_obj_new(struct file_backend *fb, const char *name, int oflags,
 		obj->direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 	}
 	obj->fd = fd;
-	file_set_sizes(obj, (uint64_t)st.st_size, (uint64_t)st.st_size);
+	file_set_sizes(obj, size, size);
 	obj->dir_dirty = (oflags & O_CREAT) != 0;
 	memcpy(obj->name, name, len + 1);
+	obj->ent.name = obj->name;
 	*out = obj;
 	return 0;
-fail:
-	close(fd);
-	free(obj);
-	return err;
 }
 
 static int file_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct file_backend *fb = priv;
-	struct file_obj **pp, *obj = NULL;
-	int oflags, err = 0;
+	struct pc_hostfile_entry *ent;
+	struct file_obj *obj = NULL;
+	int err;
 
 	/* The library checked @name (lib/backend.c) and @flags. */
 	if (!fb || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 
-	file_lock(fb);
-	pp = __file_find(fb, name);
-	if (pp) {
-		/* Open already (the library refuses this itself): share the fd. */
-		obj = *pp;
-		if ((flags & PC_CREAT) && (flags & PC_EXCL)) {
-			err = -EEXIST;
-			goto out;
-		}
+	pc_hostfile_lock(&fb->table.lock);
+	err = __pc_hostfile_lookup(&fb->table, name, flags, &ent);
+	if (err)
+		goto out;
+	if (ent) {
+		/* Open already: share the fd. */
+		obj = pc_container_of(ent, struct file_obj, ent);
 		if (flags & PC_TRUNC) {
-			err = file_truncate_fd(obj->fd, 0);
+			err = pc_hostfile_truncate(obj->fd, 0);
 			if (err)
 				goto out;
 			file_set_sizes(obj, 0, 0);
 		}
 	} else {
-		oflags = O_RDWR | O_CLOEXEC | O_NOCTTY;
-		if (flags & PC_CREAT)
-			oflags |= O_CREAT;
-		if (flags & PC_EXCL)
-			oflags |= O_EXCL;
-		if (flags & PC_TRUNC)
-			oflags |= O_TRUNC;
-		err = __file_obj_new(fb, name, oflags, &obj);
+		err = __file_obj_new(fb, name, pc_hostfile_oflags(flags), &obj);
 		if (err)
 			goto out;
-		obj->next = fb->objs;
-		fb->objs = obj;
 	}
-	obj->opens++;
+	__pc_hostfile_get(&fb->table, &obj->ent);
 	*objp = obj;
 out:
-	file_unlock(fb);
+	pc_hostfile_unlock(&fb->table.lock);
 	return err;
 }
 
 static void file_close(void *priv, void *objp)
 {
 	struct file_backend *fb = priv;
-	struct file_obj *obj = objp, **pp;
+	struct file_obj *obj = objp;
 
 	if (!fb || !obj)
 		return;
-	file_lock(fb);
-	assert(obj->opens > 0);
-	if (obj->opens && --obj->opens == 0) {
-		pp = __file_find(fb, obj->name);
-		assert(pp && *pp == obj);
-		if (pp)
-			*pp = obj->next;
+	pc_hostfile_lock(&fb->table.lock);
+	if (__pc_hostfile_put(&fb->table, &obj->ent)) {
 		/*
 		 * Invariant 4: no size change can follow, so bytes past the size
 		 * are dead.  Nothing to report an error to: best effort.
 		 */
 		if (file_get_end(obj) > file_get_size(obj))
-			(void)file_truncate_fd(obj->fd, file_get_size(obj));
+			(void)pc_hostfile_truncate(obj->fd, file_get_size(obj));
 		close(obj->fd);
 		free(obj);
 	}
-	file_unlock(fb);
+	pc_hostfile_unlock(&fb->table.lock);
 }
 
 static int file_unlink(void *priv, const char *name)
 {
 	struct file_backend *fb = priv;
-	int err = 0;
 
 	if (!fb || !name)
 		return -EINVAL;
-	file_lock(fb);
-	if (__file_find(fb, name))
-		err = -EBUSY;	/* invariant 1 */
-	else if (unlinkat(fb->dirfd, name, 0) < 0)
-		err = -errno;
-	file_unlock(fb);
-	return err;
+	return pc_hostfile_unlink(&fb->table, name);	/* open: -EBUSY (invariant 1) */
 }
 
 static int file_get_size_op(void *priv, void *objp, uint64_t *size)
@@ -456,7 +340,7 @@ static int file_set_size(void *priv, void *objp, uint64_t size)
 		 * the last block (the host file system does both); a grow past
 		 * the host size reads as zero up to @size.
 		 */
-		err = file_truncate_fd(obj->fd, size);
+		err = pc_hostfile_truncate(obj->fd, size);
 		if (err)
 			return err;
 		end = size;
@@ -469,110 +353,35 @@ static int file_set_size(void *priv, void *objp, uint64_t size)
 	return 0;
 }
 
-/* One lseek(); the new offset or -errno. */
-static int64_t file_seek(int fd, uint64_t off, int whence)
-{
-	off_t r = lseek(fd, (off_t)off, whence);
-
-	return r < 0 ? -errno : (int64_t)r;
-}
-
-/*
- * The extent at @off from the file's holes.  An extent that is allocated
- * but unwritten (fallocate() by alloc, not yet written) reads as zero
- * either way: some file systems report it as data, some as a hole (ext4
- * and XFS call it a hole unless the kernel caches pages there), and we
- * answer MAPPED or HOLE accordingly; a MAPPED read of it returns zeros, as
- * PC_EXTENT_UNWRITTEN would promise.  The lseek()s move the fd's position,
- * which no I/O of ours uses (all of it is positional).
- */
+/* From the file's holes (pc_hostfile_map()). */
 static int file_map(void *priv, void *objp, uint64_t off, uint64_t len, struct pc_extent *ext)
 {
 	struct file_obj *obj = objp;
-	uint64_t size, limit, npages, n;
-	int64_t data, hole;
 
-	if (!priv || !obj || !ext || (off & FILE_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off >= FILE_MAX_BYTES)
-		return -EFBIG;
-	/* @len only bounds the look-ahead: at least one page, not past the max. */
-	npages = PC_MIN(PC_MAX(file_pages_up(len), 1), (FILE_MAX_BYTES - off) / FILE_PAGE);
-	size = file_get_size(obj);
-	limit = file_pages_up(size) * FILE_PAGE;	/* the page that holds EOF counts */
-
-	ext->offset = off;
-	ext->flags = 0;
-	ext->addr = 0;
-	ext->type = PC_EXTENT_HOLE;
-	n = npages;	/* a hole unless the file says otherwise */
-	if (off < limit) {
-		data = file_seek(obj->fd, off, SEEK_DATA);
-		if (data == -ENXIO)
-			data = (int64_t)limit;	/* no data at or after @off */
-		else if (data == -EINVAL || data == -EOPNOTSUPP)
-			data = (int64_t)off;	/* no SEEK_DATA here: all data */
-		else if (data < 0)
-			return (int)data;
-		if ((uint64_t)data < limit && ((uint64_t)data & ~FILE_PAGE_MASK) <= off) {
-			/*
-			 * Data in the page of @off (a block smaller than a page
-			 * may start inside it): mapped up to the next hole,
-			 * rounded up, as a page with any data must be read.
-			 */
-			hole = file_seek(obj->fd, off, SEEK_HOLE);
-			if (hole == -EINVAL || hole == -EOPNOTSUPP)
-				hole = (int64_t)limit;
-			else if (hole < 0)
-				return (int)hole;
-			if ((uint64_t)hole <= off)	/* a racing punch; see it as mapped */
-				hole = (int64_t)(off + FILE_PAGE);
-			n = PC_MIN(npages, file_pages_up(PC_MIN((uint64_t)hole, limit) - off));
-			ext->type = PC_EXTENT_MAPPED;
-			ext->addr = off;
-		} else if ((uint64_t)data < limit) {
-			/* A hole up to the page where data starts. */
-			n = PC_MIN(npages, (((uint64_t)data & ~FILE_PAGE_MASK) - off) / FILE_PAGE);
-		}
-		/* Else no data below the size: a hole, to the end of the look-ahead. */
-	}
-	ext->length = PC_MAX(n, 1) * FILE_PAGE;
-	return 0;
+	return pc_hostfile_map(obj->fd, file_get_size(obj), FILE_MAX_BYTES, off, len, ext);
 }
 
 static int file_alloc(void *priv, void *objp, uint64_t off, uint64_t len, struct pc_extent *ext)
 {
 	struct file_obj *obj = objp;
+	int r;
 
-	if (!priv || !obj || !ext || !len || ((off | len) & FILE_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off >= FILE_MAX_BYTES || len > FILE_MAX_BYTES - off)
-		return -EFBIG;
+	r = pc_hostfile_alloc_check(off, len, FILE_MAX_BYTES, ext);
+	if (r)
+		return r;
 	/*
-	 * Reserve the blocks now, so that a full file system says ENOSPC (or
-	 * EDQUOT) here, at writeback's allocation step, where the page stays
-	 * dirty, and not in the middle of a buffered write that the kernel
-	 * would defer.  KEEP_SIZE: the library sets the size itself.  New
-	 * blocks read as zero, as backend.h requires.  A file system without
-	 * fallocate() allocates in the write instead.
+	 * Reserve the blocks now (pc_hostfile_reserve()), at writeback's
+	 * allocation step, where the page stays dirty, and not in the middle
+	 * of a buffered write that the kernel would defer.
 	 */
-	if (!__atomic_load_n(&obj->no_falloc, __ATOMIC_RELAXED)) {
-		int r;
-
-		do
-			r = fallocate(obj->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
-		while (r < 0 && errno == EINTR);
-		if (r < 0) {
-			if (errno != EOPNOTSUPP)
-				return -errno;
-			__atomic_store_n(&obj->no_falloc, 1, __ATOMIC_RELAXED);
-		}
-	}
-	ext->offset = off;
-	ext->length = len;
-	ext->addr = off;
-	ext->type = PC_EXTENT_MAPPED;
-	ext->flags = 0;
+	r = pc_hostfile_reserve(obj->fd, &obj->no_falloc, off, len);
+	if (r < 0)
+		return r;
+	pc_hostfile_extent(ext, off, len);
 	return 0;
 }
 
@@ -581,18 +390,10 @@ static int file_free(void *priv, void *objp, uint64_t off, uint64_t len)
 	struct file_obj *obj = objp;
 	int r;
 
-	if (!priv || !obj || ((off | len) & FILE_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off > FILE_MAX_BYTES || len > FILE_MAX_BYTES - off)
-		return -EFBIG;
-	if (!len)
-		return 0;
-	/* No fallback when punching is not supported: the caller reports it. */
-	do
-		r = fallocate(obj->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-			      (off_t)len);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
+	r = pc_hostfile_punch(obj->fd, off, len, FILE_MAX_BYTES);
+	return r < 0 ? r : 0;
 }
 
 /* ---- block I/O: no lock, see the top of the file ---- */
@@ -729,9 +530,7 @@ static int file_io_check(uint64_t addr, const struct iovec *iov, unsigned int cn
 	if (!iov && cnt)
 		return -EINVAL;
 	*total = file_iov_total(iov, cnt);
-	if (addr > FILE_MAX_BYTES || *total > FILE_MAX_BYTES - addr)
-		return -EFBIG;
-	return 0;
+	return pc_hostfile_range(addr, *total, FILE_MAX_BYTES);
 }
 
 static int file_read(void *priv, void *objp, uint64_t addr, void *buf, size_t len)
@@ -766,7 +565,7 @@ static int file_write(void *priv, void *objp, uint64_t addr, const void *buf, si
 /* Set up the ring on first use; false if this backend cannot have one. */
 static bool __file_ring_ready(struct file_backend *fb)
 {
-	file_assert_held(&fb->ring_lock);
+	pc_hostfile_assert_held(&fb->ring_lock);
 	if (fb->ring_state == 0)
 		fb->ring_state = io_uring_queue_init(FILE_RING_ENTRIES, &fb->ring, 0) == 0 ? 1 : -1;
 	return fb->ring_state > 0;
@@ -775,7 +574,7 @@ static bool __file_ring_ready(struct file_backend *fb)
 /* The ring failed us: give it up; the rest goes through preadv/pwritev. */
 static void __file_ring_give_up(struct file_backend *fb)
 {
-	file_assert_held(&fb->ring_lock);
+	pc_hostfile_assert_held(&fb->ring_lock);
 	io_uring_queue_exit(&fb->ring);
 	fb->ring_state = -1;
 }
@@ -811,9 +610,9 @@ static bool file_ring_batch(struct file_backend *fb, struct file_obj *obj, bool 
 	unsigned int next = 0, queued = 0, inflight = 0;
 	bool broken = false;
 
-	file_mutex_lock(&fb->ring_lock);
+	pc_hostfile_lock(&fb->ring_lock);
 	if (!__file_ring_ready(fb)) {
-		file_mutex_unlock(&fb->ring_lock);
+		pc_hostfile_unlock(&fb->ring_lock);
 		return false;
 	}
 	while (!broken && (next < n || queued || inflight)) {
@@ -869,7 +668,7 @@ static bool file_ring_batch(struct file_backend *fb, struct file_obj *obj, bool 
 	}
 	if (broken)
 		__file_ring_give_up(fb);	/* drops the queued, unsubmitted SQEs */
-	file_mutex_unlock(&fb->ring_lock);
+	pc_hostfile_unlock(&fb->ring_lock);
 	/* What the ring left undone (given up), the caller does synchronously. */
 	return true;
 }
@@ -960,7 +759,7 @@ static int file_trim(struct file_obj *obj)
 		if (!file_iov_zero(&v, 1, from, FILE_PAGE))
 			return 0;	/* data ahead of a size change: keep it */
 	}
-	r = file_truncate_fd(obj->fd, size);
+	r = pc_hostfile_truncate(obj->fd, size);
 	if (r)
 		return r;
 	file_set_sizes(obj, size, size);
@@ -979,18 +778,8 @@ static int file_flush(void *priv, void *objp)
 	if (r)
 		return r;
 	/* fdatasync() also makes a size change durable; O_DIRECT needs it too. */
-	while (fdatasync(obj->fd) < 0)
-		if (errno != EINTR)
-			return -errno;
-	/* The name of a file we may have created is only durable with its directory. */
-	if (__atomic_load_n(&obj->dir_dirty, __ATOMIC_RELAXED)) {
-		/* EINVAL: a file system that has no directory sync to do. */
-		while (fsync(fb->dirfd) < 0 && errno != EINVAL)
-			if (errno != EINTR)
-				return -errno;
-		__atomic_store_n(&obj->dir_dirty, 0, __ATOMIC_RELAXED);
-	}
-	return 0;
+	r = pc_hostfile_datasync(obj->fd);
+	return r ? r : pc_hostfile_sync_dir(fb->table.dirfd, &obj->dir_dirty);
 }
 
 /* Every object is closed and no op runs: no lock needed. */
@@ -1000,15 +789,12 @@ static void file_destroy(void *priv)
 
 	if (!fb)
 		return;
-	assert(fb->objs == NULL);
 #ifdef PC_HAVE_URING
 	if (fb->ring_state > 0)
 		io_uring_queue_exit(&fb->ring);
 	pthread_mutex_destroy(&fb->ring_lock);
 #endif
-	if (fb->dirfd >= 0)
-		close(fb->dirfd);
-	pthread_mutex_destroy(&fb->lock);
+	pc_hostfile_table_fini(&fb->table);
 	free(fb);
 }
 
@@ -1059,14 +845,13 @@ int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags
 	fb = PC_FAIL(PC_FAIL_FILE) ? NULL : calloc(1, sizeof(*fb));
 	if (!fb)
 		return -ENOMEM;
-	fb->dirfd = -1;
-	if (pthread_mutex_init(&fb->lock, NULL)) {
+	if (pc_hostfile_table_init(&fb->table)) {
 		free(fb);
 		return -ENOMEM;
 	}
 #ifdef PC_HAVE_URING
 	if (pthread_mutex_init(&fb->ring_lock, NULL)) {
-		pthread_mutex_destroy(&fb->lock);
+		pthread_mutex_destroy(&fb->table.lock);
 		free(fb);
 		return -ENOMEM;
 	}
@@ -1077,12 +862,8 @@ int pc_backend_file_new(struct pc_backend **out, const char *dir, unsigned flags
 #else
 	fb->uring = FILE_URING_NEVER;
 #endif
-	/* O_RDONLY, not O_PATH: flush() fsync()s it for new names. */
-	do
-		fb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	while (fb->dirfd < 0 && errno == EINTR);
-	if (fb->dirfd < 0) {
-		err = -errno;
+	err = pc_hostfile_table_open(&fb->table, dir);
+	if (err) {
 		file_destroy(fb);
 		return err;
 	}

@@ -45,7 +45,7 @@
  * the file back where the bytes past @size are zero, close() always.
  *
  * Invariants:
- *  1. An object is in pb->objs if and only if its open count is non-zero;
+ *  1. An object is in pb->table if and only if its open count is non-zero;
  *     then @fd, @src, @rsv and @cfg exist.  Names are unique in the table.
  *  2. @size <= @file_end <= @mapped_end, and @mapped_end is page-aligned
  *     (except inside __pmem_map_to() and set_size()).
@@ -88,7 +88,8 @@
  * Locking: two kinds of mutex, both LEAF locks (class PC_LC_LEAF in
  * lib/lockdep.h), never held together, and no library lock is taken under
  * them.
- *  - pb->lock guards the object table (list, names, open counts).
+ *  - pb->table.lock guards the object table (list, names, open counts;
+ *    lib/hostfile.c, which the file backend shares).
  *  - obj->lock guards the object's segments, @cfg (one pmem2 config, reused
  *    for every map call) and the dirty range @dirty_lo..@dirty_hi.  It is
  *    taken by the ops that change the host file's size or mapping (alloc,
@@ -117,30 +118,25 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <linux/falloc.h>
-
 #include <libpmem2.h>
 
 #include <pagecache/backend.h>
 
 #include "compiler.h"
+#include "hostfile.h"
 #include "inject.h"
 
-/* The unit of the library's block I/O; it must equal pc_page_size(). */
-#define PMEM_PAGE		4096u
-#define PMEM_PAGE_MASK		((uint64_t)PMEM_PAGE - 1)
+/* The unit of the library's block I/O (lib/hostfile.h). */
+#define PMEM_PAGE		PC_HOSTFILE_PAGE
+#define PMEM_PAGE_MASK		PC_HOSTFILE_PAGE_MASK
 /* Address space reserved per object, and so the largest object. */
 #define PMEM_RESERVE		(64ull << 30)
 #define PMEM_MAX_BYTES		PMEM_RESERVE
 /* Segments grow by at least this much (and by 1/8 of what is mapped). */
 #define PMEM_CHUNK		(2ull << 20)
-/* Host file mode of new objects (before the umask). */
-#define PMEM_MODE		0644
 
 struct pmem_obj {
-	/* protected by pb->lock: */
-	struct pmem_obj *next;		/* pb->objs list */
-	unsigned int opens;		/* pmem_open() minus pmem_close() */
+	struct pc_hostfile_entry ent;	/* in pb->table (lib/hostfile.h) */
 	/* set by pmem_open() when the entry is made, then constant: */
 	int fd;
 	struct pmem2_source *src;
@@ -169,60 +165,15 @@ struct pmem_obj {
 };
 
 struct pmem_backend {
+	/* the directory and the open objects; table.lock is a leaf lock: */
+	struct pc_hostfile_table table;
 	/* set by pc_backend_pmem_new(), then constant: */
-	int dirfd;
 	bool verbose;			/* PC_PMEM_VERBOSE=1: print libpmem2's messages */
-
-	pthread_mutex_t lock;		/* leaf lock, see the top of the file */
-	/* protected by lock: */
-	struct pmem_obj *objs;
 };
-
-/*
- * Lock state, as in the file backend: the locks are leaves, never held
- * together, so a thread-local pointer asserts "held" and "none held yet".
- */
-#ifndef NDEBUG
-static __thread const pthread_mutex_t *pmem_lock_holder;
-#endif
-
-static void pmem_mutex_lock(pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(pmem_lock_holder == NULL);
-#endif
-	pthread_mutex_lock(lock);
-#ifndef NDEBUG
-	pmem_lock_holder = lock;
-#endif
-}
-
-static void pmem_mutex_unlock(pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(pmem_lock_holder == lock);
-	pmem_lock_holder = NULL;
-#endif
-	pthread_mutex_unlock(lock);
-}
-
-static inline void pmem_assert_held(const pthread_mutex_t *lock)
-{
-#ifndef NDEBUG
-	assert(pmem_lock_holder == lock);
-#else
-	(void)lock;
-#endif
-}
 
 static inline uint64_t pmem_round_up(uint64_t x, uint64_t unit)
 {
 	return (x + unit - 1) / unit * unit;
-}
-
-static inline uint64_t pmem_pages_up(uint64_t bytes)
-{
-	return bytes / PMEM_PAGE + ((bytes & PMEM_PAGE_MASK) != 0);
 }
 
 /* ---- atomics ---- */
@@ -305,15 +256,6 @@ static int pmem_fail(const struct pmem_backend *pb, const char *what, int r)
 	return pmem_errno(r);
 }
 
-/* ftruncate() with EINTR retried; 0 or -errno. */
-static int pmem_truncate_fd(int fd, uint64_t size)
-{
-	while (ftruncate(fd, (off_t)size) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
 /* ---- segments ---- */
 
 /*
@@ -332,7 +274,7 @@ static int __pmem_map_to(struct pmem_backend *pb, struct pmem_obj *obj, uint64_t
 	need = pmem_round_up(need, PMEM_PAGE);
 	if (need <= have) {
 		if (keep > old_end) {
-			r = pmem_truncate_fd(obj->fd, keep);
+			r = pc_hostfile_truncate(obj->fd, keep);
 			if (r)
 				return r;
 			pmem_set_end(obj, keep);
@@ -342,7 +284,7 @@ static int __pmem_map_to(struct pmem_backend *pb, struct pmem_obj *obj, uint64_t
 	end = PC_MAX(pmem_round_up(need, PMEM_CHUNK), pmem_round_up(have + have / 8, PMEM_CHUNK));
 	end = PC_MIN(end, PMEM_RESERVE);
 	/* libpmem2 maps only what the file holds: make it that long for the call. */
-	r = pmem_truncate_fd(obj->fd, PC_MAX(end, keep));
+	r = pc_hostfile_truncate(obj->fd, PC_MAX(end, keep));
 	if (r)
 		return r;
 	r = pmem2_config_set_offset(obj->cfg, have);
@@ -355,7 +297,7 @@ static int __pmem_map_to(struct pmem_backend *pb, struct pmem_obj *obj, uint64_t
 	if (r)
 		r = pmem_fail(pb, "pmem2_map_new", r);
 	/* Back to the size we want; on failure, the size it was. */
-	r2 = pmem_truncate_fd(obj->fd, r ? old_end : keep);
+	r2 = pc_hostfile_truncate(obj->fd, r ? old_end : keep);
 	if (r) {
 		(void)r2;	/* if even that failed, the file is longer: harmless zeros */
 		return r;
@@ -435,7 +377,7 @@ static int __pmem_unmap_from(struct pmem_backend *pb, struct pmem_obj *obj, uint
 /* Record bytes [@lo, @hi) written by write(), for flush() to persist. */
 static void pmem_note_dirty(struct pmem_obj *obj, uint64_t lo, uint64_t hi)
 {
-	pmem_mutex_lock(&obj->lock);
+	pc_hostfile_lock(&obj->lock);
 	if (obj->dirty_hi <= obj->dirty_lo) {
 		obj->dirty_lo = lo;
 		obj->dirty_hi = hi;
@@ -443,7 +385,7 @@ static void pmem_note_dirty(struct pmem_obj *obj, uint64_t lo, uint64_t hi)
 		obj->dirty_lo = PC_MIN(obj->dirty_lo, lo);
 		obj->dirty_hi = PC_MAX(obj->dirty_hi, hi);
 	}
-	pmem_mutex_unlock(&obj->lock);
+	pc_hostfile_unlock(&obj->lock);
 }
 
 /*
@@ -469,23 +411,14 @@ static int pmem_persist_range(struct pmem_obj *obj, uint64_t lo, uint64_t hi)
 static int pmem_sync_meta(struct pmem_backend *pb, struct pmem_obj *obj)
 {
 	if (__atomic_exchange_n(&obj->meta_dirty, 0, __ATOMIC_RELAXED)) {
-		while (fdatasync(obj->fd) < 0) {
-			if (errno != EINTR) {
-				int err = -errno;
+		int err = pc_hostfile_datasync(obj->fd);
 
-				pmem_mark_meta(obj);
-				return err;
-			}
+		if (err) {
+			pmem_mark_meta(obj);
+			return err;
 		}
 	}
-	if (__atomic_load_n(&obj->dir_dirty, __ATOMIC_RELAXED)) {
-		/* EINVAL: a file system that has no directory sync to do. */
-		while (fsync(pb->dirfd) < 0 && errno != EINVAL)
-			if (errno != EINTR)
-				return -errno;
-		__atomic_store_n(&obj->dir_dirty, 0, __ATOMIC_RELAXED);
-	}
-	return 0;
+	return pc_hostfile_sync_dir(pb->table.dirfd, &obj->dir_dirty);
 }
 
 /* Whether the page at @a is mapped (msync() says ENOMEM where it is not). */
@@ -551,17 +484,6 @@ static int pmem_unreserve(const struct pmem_backend *pb, struct pmem_obj *obj)
 
 /* ---- objects ---- */
 
-static struct pmem_obj **__pmem_find(struct pmem_backend *pb, const char *name)
-{
-	struct pmem_obj **pp;
-
-	pmem_assert_held(&pb->lock);
-	for (pp = &pb->objs; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->name, name))
-			return pp;
-	return NULL;
-}
-
 /* Undo what __pmem_obj_new() made; every segment is deleted first. */
 static void pmem_obj_free(const struct pmem_backend *pb, struct pmem_obj *obj)
 {
@@ -584,10 +506,10 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 	size_t len = strlen(name);
 	struct pmem_obj *obj;
 	bool created = false;
-	struct stat st;
+	uint64_t size;
 	int r;
 
-	pmem_assert_held(&pb->lock);
+	pc_hostfile_assert_held(&pb->table.lock);
 	obj = PC_FAIL(PC_FAIL_PMEM_OBJ) ? NULL : calloc(1, sizeof(*obj) + len + 1);
 	if (!obj)
 		return -ENOMEM;
@@ -596,48 +518,20 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 		return -ENOMEM;
 	}
 	memcpy(obj->name, name, len + 1);
+	obj->ent.name = obj->name;
 	/*
 	 * The steps after the open can fail (libpmem2 allocates; the
 	 * reservation needs address space), and a failed open must not leave
-	 * a file it created behind (G8): so tell whether we create it, by
-	 * opening an existing file first and creating with O_EXCL.
+	 * a file it created behind (G8): so have the open tell whether it
+	 * created the file.
 	 */
-	for (;;) {
-		/* With O_EXCL, one try; else an existing file first. */
-		int fl = oflags & O_EXCL ? oflags : oflags & ~O_CREAT;
-
-		do
-			obj->fd = openat(pb->dirfd, name, fl, PMEM_MODE);
-		while (obj->fd < 0 && errno == EINTR);
-		if (obj->fd >= 0) {
-			created = (fl & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
-			break;
-		}
-		if (errno != ENOENT || (fl & O_EXCL) || !(oflags & O_CREAT))
-			break;
-		do
-			obj->fd = openat(pb->dirfd, name, oflags | O_EXCL, PMEM_MODE);
-		while (obj->fd < 0 && errno == EINTR);
-		if (obj->fd >= 0) {
-			created = true;
-			break;
-		}
-		if (errno != EEXIST)
-			break;	/* EEXIST: made meanwhile by someone else: open that */
-	}
+	obj->fd = pc_hostfile_open(pb->table.dirfd, name, oflags, &created, &size);
 	if (obj->fd < 0) {
-		r = -errno;
+		r = obj->fd;
+		obj->fd = -1;
 		goto fail;
 	}
-	if (fstat(obj->fd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;	/* a device, FIFO or socket is not an object */
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > PMEM_MAX_BYTES) {
+	if (size > PMEM_MAX_BYTES) {
 		r = -EFBIG;
 		goto fail;
 	}
@@ -656,10 +550,10 @@ static int __pmem_obj_new(struct pmem_backend *pb, const char *name, int oflags,
 	r = pmem_reserve(pb, obj);
 	if (r)
 		goto fail;
-	pmem_set_size(obj, (uint64_t)st.st_size);
-	pmem_set_end(obj, (uint64_t)st.st_size);
-	if (st.st_size > 0) {
-		r = __pmem_map_to(pb, obj, (uint64_t)st.st_size, (uint64_t)st.st_size);
+	pmem_set_size(obj, size);
+	pmem_set_end(obj, size);
+	if (size > 0) {
+		r = __pmem_map_to(pb, obj, size, size);
 		if (r)
 			goto fail;
 	}
@@ -670,7 +564,7 @@ fail:
 	if (obj->rsv)
 		(void)__pmem_unmap_from(pb, obj, 0);
 	if (created)
-		(void)unlinkat(pb->dirfd, name, 0);	/* as if never opened */
+		(void)unlinkat(pb->table.dirfd, name, 0);	/* as if never opened */
 	pmem_obj_free(pb, obj);
 	return r;
 }
@@ -678,25 +572,24 @@ fail:
 static int pmem_open(void *priv, const char *name, unsigned flags, void **objp)
 {
 	struct pmem_backend *pb = priv;
-	struct pmem_obj **pp, *obj = NULL;
-	int oflags, err = 0;
+	struct pc_hostfile_entry *ent;
+	struct pmem_obj *obj = NULL;
+	int err;
 
 	/* The library checked @name (lib/backend.c) and @flags. */
 	if (!pb || !name || !objp || (flags & ~(PC_CREAT | PC_EXCL | PC_TRUNC)))
 		return -EINVAL;
 
-	pmem_mutex_lock(&pb->lock);
-	pp = __pmem_find(pb, name);
-	if (pp) {
-		/* Open already (the library refuses this itself): share it. */
-		obj = *pp;
-		if ((flags & PC_CREAT) && (flags & PC_EXCL)) {
-			err = -EEXIST;
-			goto out;
-		}
+	pc_hostfile_lock(&pb->table.lock);
+	err = __pc_hostfile_lookup(&pb->table, name, flags, &ent);
+	if (err)
+		goto out;
+	if (ent) {
+		/* Open already: share it. */
+		obj = pc_container_of(ent, struct pmem_obj, ent);
 		if (flags & PC_TRUNC) {
 			/* The segments stay, past the end of the file (invariant 3). */
-			err = pmem_truncate_fd(obj->fd, 0);
+			err = pc_hostfile_truncate(obj->fd, 0);
 			if (err)
 				goto out;
 			pmem_set_size(obj, 0);
@@ -704,67 +597,46 @@ static int pmem_open(void *priv, const char *name, unsigned flags, void **objp)
 			pmem_mark_meta(obj);
 		}
 	} else {
-		oflags = O_RDWR | O_CLOEXEC | O_NOCTTY;
-		if (flags & PC_CREAT)
-			oflags |= O_CREAT;
-		if (flags & PC_EXCL)
-			oflags |= O_EXCL;
-		if (flags & PC_TRUNC)
-			oflags |= O_TRUNC;
-		err = __pmem_obj_new(pb, name, oflags, &obj);
+		err = __pmem_obj_new(pb, name, pc_hostfile_oflags(flags), &obj);
 		if (err)
 			goto out;
-		obj->next = pb->objs;
-		pb->objs = obj;
 	}
-	obj->opens++;
+	__pc_hostfile_get(&pb->table, &obj->ent);
 	*objp = obj;
 out:
-	pmem_mutex_unlock(&pb->lock);
+	pc_hostfile_unlock(&pb->table.lock);
 	return err;
 }
 
 static void pmem_close(void *priv, void *objp)
 {
 	struct pmem_backend *pb = priv;
-	struct pmem_obj *obj = objp, **pp;
+	struct pmem_obj *obj = objp;
 
 	if (!pb || !obj)
 		return;
-	pmem_mutex_lock(&pb->lock);
-	assert(obj->opens > 0);
-	if (obj->opens && --obj->opens == 0) {
-		pp = __pmem_find(pb, obj->name);
-		assert(pp && *pp == obj);
-		if (pp)
-			*pp = obj->next;
+	pc_hostfile_lock(&pb->table.lock);
+	if (__pc_hostfile_put(&pb->table, &obj->ent)) {
 		/*
 		 * Invariant 4: no size change can follow, so bytes past the size
 		 * are dead.  Nothing to report an error to: best effort.
 		 */
 		if (pmem_get_end(obj) > pmem_get_size(obj))
-			(void)pmem_truncate_fd(obj->fd, pmem_get_size(obj));
+			(void)pc_hostfile_truncate(obj->fd, pmem_get_size(obj));
 		/* No op runs on @obj: its lock is not needed. */
 		(void)__pmem_unmap_from(pb, obj, 0);
 		pmem_obj_free(pb, obj);
 	}
-	pmem_mutex_unlock(&pb->lock);
+	pc_hostfile_unlock(&pb->table.lock);
 }
 
 static int pmem_unlink(void *priv, const char *name)
 {
 	struct pmem_backend *pb = priv;
-	int err = 0;
 
 	if (!pb || !name)
 		return -EINVAL;
-	pmem_mutex_lock(&pb->lock);
-	if (__pmem_find(pb, name))
-		err = -EBUSY;	/* invariant 1 */
-	else if (unlinkat(pb->dirfd, name, 0) < 0)
-		err = -errno;
-	pmem_mutex_unlock(&pb->lock);
-	return err;
+	return pc_hostfile_unlink(&pb->table, name);	/* open: -EBUSY (invariant 1) */
 }
 
 static int pmem_get_size_op(void *priv, void *objp, uint64_t *size)
@@ -788,7 +660,7 @@ static int pmem_set_size_op(void *priv, void *objp, uint64_t size)
 		return -EINVAL;
 	if (size > PMEM_MAX_BYTES)
 		return -EFBIG;
-	pmem_mutex_lock(&obj->lock);
+	pc_hostfile_lock(&obj->lock);
 	end = pmem_get_end(obj);
 	if (size < pmem_get_size(obj)) {
 		/*
@@ -796,7 +668,7 @@ static int pmem_set_size_op(void *priv, void *objp, uint64_t size)
 		 * zeroes the rest of the last page; then the segments wholly past
 		 * it go (the library holds no pin there).
 		 */
-		r = pmem_truncate_fd(obj->fd, size);
+		r = pc_hostfile_truncate(obj->fd, size);
 		if (r)
 			goto out;
 		pmem_set_end(obj, size);
@@ -815,66 +687,18 @@ static int pmem_set_size_op(void *priv, void *objp, uint64_t size)
 	pmem_set_size(obj, size);
 	pmem_mark_meta(obj);
 out:
-	pmem_mutex_unlock(&obj->lock);
+	pc_hostfile_unlock(&obj->lock);
 	return r;
 }
 
-/* One lseek(); the new offset or -errno. */
-static int64_t pmem_seek(int fd, uint64_t off, int whence)
-{
-	off_t r = lseek(fd, (off_t)off, whence);
-
-	return r < 0 ? -errno : (int64_t)r;
-}
-
-/*
- * The extent at @off from the file's holes, as in the file backend
- * (file_map(): an allocated but unwritten range may show as data or hole,
- * and reads as zero either way).
- */
+/* From the file's holes, as in the file backend (pc_hostfile_map()). */
 static int pmem_map(void *priv, void *objp, uint64_t off, uint64_t len, struct pc_extent *ext)
 {
 	struct pmem_obj *obj = objp;
-	uint64_t limit, npages, n;
-	int64_t data, hole;
 
-	if (!priv || !obj || !ext || (off & PMEM_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off >= PMEM_MAX_BYTES)
-		return -EFBIG;
-	npages = PC_MIN(PC_MAX(pmem_pages_up(len), 1), (PMEM_MAX_BYTES - off) / PMEM_PAGE);
-	limit = pmem_pages_up(pmem_get_size(obj)) * PMEM_PAGE;
-
-	ext->offset = off;
-	ext->flags = 0;
-	ext->addr = 0;
-	ext->type = PC_EXTENT_HOLE;
-	n = npages;
-	if (off < limit) {
-		data = pmem_seek(obj->fd, off, SEEK_DATA);
-		if (data == -ENXIO)
-			data = (int64_t)limit;
-		else if (data == -EINVAL || data == -EOPNOTSUPP)
-			data = (int64_t)off;
-		else if (data < 0)
-			return (int)data;
-		if ((uint64_t)data < limit && ((uint64_t)data & ~PMEM_PAGE_MASK) <= off) {
-			hole = pmem_seek(obj->fd, off, SEEK_HOLE);
-			if (hole == -EINVAL || hole == -EOPNOTSUPP)
-				hole = (int64_t)limit;
-			else if (hole < 0)
-				return (int)hole;
-			if ((uint64_t)hole <= off)
-				hole = (int64_t)(off + PMEM_PAGE);
-			n = PC_MIN(npages, pmem_pages_up(PC_MIN((uint64_t)hole, limit) - off));
-			ext->type = PC_EXTENT_MAPPED;
-			ext->addr = off;
-		} else if ((uint64_t)data < limit) {
-			n = PC_MIN(npages, (((uint64_t)data & ~PMEM_PAGE_MASK) - off) / PMEM_PAGE);
-		}
-	}
-	ext->length = PC_MAX(n, 1) * PMEM_PAGE;
-	return 0;
+	return pc_hostfile_map(obj->fd, pmem_get_size(obj), PMEM_MAX_BYTES, off, len, ext);
 }
 
 static int pmem_alloc(void *priv, void *objp, uint64_t off, uint64_t len, struct pc_extent *ext)
@@ -883,11 +707,12 @@ static int pmem_alloc(void *priv, void *objp, uint64_t off, uint64_t len, struct
 	struct pmem_obj *obj = objp;
 	int r = 0;
 
-	if (!pb || !obj || !ext || !len || ((off | len) & PMEM_PAGE_MASK))
+	if (!pb || !obj)
 		return -EINVAL;
-	if (off >= PMEM_MAX_BYTES || len > PMEM_MAX_BYTES - off)
-		return -EFBIG;
-	pmem_mutex_lock(&obj->lock);
+	r = pc_hostfile_alloc_check(off, len, PMEM_MAX_BYTES, ext);
+	if (r)
+		return r;
+	pc_hostfile_lock(&obj->lock);
 	/* A mapping holds no data past the end of its file: cover the blocks. */
 	r = __pmem_grow_file(pb, obj, off + len);
 	/*
@@ -895,29 +720,17 @@ static int pmem_alloc(void *priv, void *objp, uint64_t off, uint64_t len, struct
 	 * not as a SIGBUS when a store through the mapping faults them in.
 	 * A file system without fallocate() allocates at that fault.
 	 */
-	if (!r && !__atomic_load_n(&obj->no_falloc, __ATOMIC_RELAXED)) {
-		int f;
-
-		do
-			f = fallocate(obj->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
-		while (f < 0 && errno == EINTR);
-		if (f < 0) {
-			if (errno != EOPNOTSUPP)
-				r = -errno;
-			else
-				__atomic_store_n(&obj->no_falloc, 1, __ATOMIC_RELAXED);
-		} else {
+	if (!r) {
+		r = pc_hostfile_reserve(obj->fd, &obj->no_falloc, off, len);
+		if (r > 0) {
 			pmem_mark_meta(obj);
+			r = 0;
 		}
 	}
-	pmem_mutex_unlock(&obj->lock);
+	pc_hostfile_unlock(&obj->lock);
 	if (r)
 		return r;
-	ext->offset = off;
-	ext->length = len;
-	ext->addr = off;
-	ext->type = PC_EXTENT_MAPPED;
-	ext->flags = 0;
+	pc_hostfile_extent(ext, off, len);
 	return 0;
 }
 
@@ -926,22 +739,15 @@ static int pmem_free(void *priv, void *objp, uint64_t off, uint64_t len)
 	struct pmem_obj *obj = objp;
 	int r;
 
-	if (!priv || !obj || ((off | len) & PMEM_PAGE_MASK))
+	if (!priv || !obj)
 		return -EINVAL;
-	if (off > PMEM_MAX_BYTES || len > PMEM_MAX_BYTES - off)
-		return -EFBIG;
-	if (!len)
-		return 0;
 	/*
 	 * The kernel drops the mapping's pages of the range; the addresses
 	 * stay in the segment and read as a hole (no pin is left on them).
 	 */
-	do
-		r = fallocate(obj->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-			      (off_t)len);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
+	r = pc_hostfile_punch(obj->fd, off, len, PMEM_MAX_BYTES);
+	if (r <= 0)
+		return r;
 	pmem_mark_meta(obj);
 	return 0;
 }
@@ -951,9 +757,7 @@ static int pmem_free(void *priv, void *objp, uint64_t off, uint64_t len)
 /* 0, or -EINVAL/-EFBIG for a bad range. */
 static int pmem_io_check(uint64_t addr, uint64_t len)
 {
-	if (addr > PMEM_MAX_BYTES || len > PMEM_MAX_BYTES - addr)
-		return -EFBIG;
-	return 0;
+	return pc_hostfile_range(addr, len, PMEM_MAX_BYTES);
 }
 
 /*
@@ -1000,9 +804,9 @@ static int pmem_do_write(struct pmem_backend *pb, struct pmem_obj *obj, uint64_t
 		if (pmem_zero((const unsigned char *)buf + keep, len - keep)) {
 			n = keep;
 		} else {
-			pmem_mutex_lock(&obj->lock);
+			pc_hostfile_lock(&obj->lock);
 			r = __pmem_grow_file(pb, obj, addr + len);
-			pmem_mutex_unlock(&obj->lock);
+			pc_hostfile_unlock(&obj->lock);
 			if (r)
 				return r;
 		}
@@ -1095,7 +899,7 @@ static int __pmem_trim(struct pmem_obj *obj)
 		return 0;
 	if (!pmem_zero(obj->base + size, end - size))
 		return 0;	/* data ahead of a size change: keep it */
-	r = pmem_truncate_fd(obj->fd, size);
+	r = pc_hostfile_truncate(obj->fd, size);
 	if (r)
 		return r;
 	pmem_set_end(obj, size);
@@ -1112,7 +916,7 @@ static int pmem_flush(void *priv, void *objp)
 
 	if (!pb || !obj)
 		return -EINVAL;
-	pmem_mutex_lock(&obj->lock);
+	pc_hostfile_lock(&obj->lock);
 	r = __pmem_trim(obj);
 	lo = obj->dirty_lo;
 	hi = PC_MIN(obj->dirty_hi, pmem_get_end(obj));
@@ -1128,7 +932,7 @@ static int pmem_flush(void *priv, void *objp)
 			obj->dirty_hi = hi;
 		}
 	}
-	pmem_mutex_unlock(&obj->lock);
+	pc_hostfile_unlock(&obj->lock);
 	return r ? r : pmem_sync_meta(pb, obj);
 }
 
@@ -1176,10 +980,7 @@ static void pmem_destroy(void *priv)
 
 	if (!pb)
 		return;
-	assert(pb->objs == NULL);
-	if (pb->dirfd >= 0)
-		close(pb->dirfd);
-	pthread_mutex_destroy(&pb->lock);
+	pc_hostfile_table_fini(&pb->table);
 	free(pb);
 }
 
@@ -1217,19 +1018,14 @@ PC_API int pc_backend_pmem_new(struct pc_backend **out, const char *dir, unsigne
 	pb = PC_FAIL(PC_FAIL_PMEM) ? NULL : calloc(1, sizeof(*pb));
 	if (!pb)
 		return -ENOMEM;
-	pb->dirfd = -1;
-	if (pthread_mutex_init(&pb->lock, NULL)) {
+	if (pc_hostfile_table_init(&pb->table)) {
 		free(pb);
 		return -ENOMEM;
 	}
 	env = getenv("PC_PMEM_VERBOSE");
 	pb->verbose = env && !strcmp(env, "1");
-	/* O_RDONLY, not O_PATH: flush() fsync()s it for new names. */
-	do
-		pb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	while (pb->dirfd < 0 && errno == EINTR);
-	if (pb->dirfd < 0) {
-		err = -errno;
+	err = pc_hostfile_table_open(&pb->table, dir);
+	if (err) {
 		pmem_destroy(pb);
 		return err;
 	}

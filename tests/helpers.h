@@ -4,14 +4,17 @@
 #define PC_TEST_HELPERS_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -79,6 +82,67 @@ static inline int is_zero(const void *buf, size_t len)
 static inline void read_all(struct pc_mapping *m, void *buf, size_t len)
 {
 	assert_int_equal(pc_read(m, buf, len, 0, 0), (ssize_t)len);
+}
+
+/*
+ * Host directories, for the tests of the backends that keep one host file
+ * per object (file, pmem): a temporary root per run, and the host files.
+ */
+
+/* Make @root (PATH_MAX bytes) a new directory "@prog-XXXXXX" in the build root or /tmp. */
+static inline void host_make_root(char *root, const char *prog)
+{
+	const char *base = getenv("MESON_BUILD_ROOT");
+
+	if (!base || !*base)
+		base = "/tmp";
+	snprintf(root, PATH_MAX, "%s/%s-XXXXXX", base, prog);
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static inline int host_rm_entry(const char *path, const struct stat *st, int flag,
+				struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove @path and everything below it. */
+static inline void rm_tree(const char *path)
+{
+	nftw(path, host_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* @out (PATH_MAX bytes) = "@dir/@name". */
+static inline void path_of(char *out, const char *dir, const char *name)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+
+	assert_true(n > 0 && n < PATH_MAX);
+}
+
+static inline bool host_exists(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	path_of(p, dir, name);
+	return stat(p, &st) == 0;
+}
+
+static inline struct stat host_stat(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	path_of(p, dir, name);
+	assert_int_equal(stat(p, &st), 0);
+	return st;
 }
 
 #endif /* PC_TEST_HELPERS_H */

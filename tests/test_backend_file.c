@@ -72,32 +72,6 @@ static void rnd_bytes(unsigned char *p, size_t n)
 		p[i] = (unsigned char)(rnd() >> 56) | 1;	/* never zero */
 }
 
-static void path_of(char *out, const char *dir, const char *name)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-
-	assert_true(n > 0 && n < PATH_MAX);
-}
-
-static bool host_exists(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	struct stat st;
-
-	path_of(p, dir, name);
-	return stat(p, &st) == 0;
-}
-
-static struct stat host_stat(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	struct stat st;
-
-	path_of(p, dir, name);
-	assert_int_equal(stat(p, &st), 0);
-	return st;
-}
-
 /* The whole host file, malloc'ed; its length in *@len. */
 static unsigned char *host_read(const char *dir, const char *name, size_t *len)
 {
@@ -160,19 +134,6 @@ static off_t host_seek(const char *dir, const char *name, off_t off, int whence)
 	r = lseek(fd, off, whence);
 	close(fd);
 	return r;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Open fds of this process whose link (readlink /proc/self/fd/N) is @target. */
@@ -1321,19 +1282,6 @@ static void test_concurrent(void **state)
 
 /* ---- main ---- */
 
-static void make_root(void)
-{
-	const char *base = getenv("MESON_BUILD_ROOT");
-
-	if (!base || !*base)
-		base = "/tmp";
-	snprintf(g_root, sizeof(g_root), "%s/test_backend_file-XXXXXX", base);
-	if (!mkdtemp(g_root)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1367,7 +1315,7 @@ int main(int argc, char **argv)
 	/* Still one thread: a private mount namespace, if we may. */
 	g_can_mount = unshare(CLONE_NEWNS) == 0 &&
 		      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
-	make_root();
+	host_make_root(g_root, "test_backend_file");
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	rm_tree(g_root);
 	return r;

@@ -45,32 +45,6 @@ struct pfix {
 
 /* ---- host-side helpers ---- */
 
-static void path_of(char *out, const char *dir, const char *name)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-
-	assert_true(n > 0 && n < PATH_MAX);
-}
-
-static struct stat host_stat(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	struct stat st;
-
-	path_of(p, dir, name);
-	assert_int_equal(stat(p, &st), 0);
-	return st;
-}
-
-static bool host_exists(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	struct stat st;
-
-	path_of(p, dir, name);
-	return stat(p, &st) == 0;
-}
-
 static void host_pread(const char *dir, const char *name, void *buf, size_t len, off_t off)
 {
 	char p[PATH_MAX];
@@ -119,17 +93,6 @@ static uint64_t mapped_bytes_of(const char *dir, const char *name)
 	}
 	fclose(f);
 	return total;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- fixture ---- */
@@ -748,19 +711,6 @@ static void test_vectored(void **state)
 	f->ops->close(f->priv, o);
 }
 
-static void make_root(void)
-{
-	const char *base = getenv("MESON_BUILD_ROOT");
-
-	if (!base || !*base)
-		base = "/tmp";
-	snprintf(g_root, sizeof(g_root), "%s/test_backend_pmem-XXXXXX", base);
-	if (!mkdtemp(g_root)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,7 +737,7 @@ int main(void)
 	}
 	pc_backend_delete(&probe);
 	umask(022);
-	make_root();
+	host_make_root(g_root, "test_backend_pmem");
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	rm_tree(g_root);
 	return r;
