@@ -106,6 +106,12 @@ void pckv_print_stats(FILE *f, struct kv *kv)
 		print_u(f, "pc_pin_waits", ps.pin_waits);
 		print_u(f, "pc_evictions", ps.evictions);
 		print_u(f, "pc_write_errors", ps.write_errors);
+		print_u(f, "pc_dax_faults", ps.dax_faults);
+		print_u(f, "pc_dax_zero_faults", ps.dax_zero_faults);
+		print_u(f, "pc_dax_allocs", ps.dax_allocs);
+		print_u(f, "pc_dax_entry_waits", ps.dax_entry_waits);
+		print_u(f, "pc_dax_persists", ps.dax_persists);
+		print_u(f, "pc_dax_busy_waits", ps.dax_busy_waits);
 	}
 }
 

@@ -441,7 +441,9 @@ static void cmd_info(struct conn *c, size_t argc, const struct resp_arg *argv)
 		    "pc_enomem:%llu\r\npc_writebacks:%llu\r\npc_punches:%llu\r\n"
 		    "pc_truncates:%llu\r\npc_pages_removed:%llu\r\npc_pin_waits:%llu\r\n"
 		    "pc_retries:%llu\r\npc_meta_bytes:%llu\r\npc_write_errors:%llu\r\n"
-		    "pc_evictions:%llu\r\npc_flusher_runs:%llu\r\npc_dirty_pages:%llu\r\n",
+		    "pc_evictions:%llu\r\npc_flusher_runs:%llu\r\npc_dirty_pages:%llu\r\n"
+		    "pc_dax_faults:%llu\r\npc_dax_zero_faults:%llu\r\npc_dax_allocs:%llu\r\n"
+		    "pc_dax_entry_waits:%llu\r\npc_dax_persists:%llu\r\npc_dax_busy_waits:%llu\r\n",
 		    first ? "" : "\r\n",
 		    (unsigned long long)ps.hits, (unsigned long long)ps.misses,
 		    (unsigned long long)ps.fills, (unsigned long long)ps.hole_fills,
@@ -452,7 +454,10 @@ static void cmd_info(struct conn *c, size_t argc, const struct resp_arg *argv)
 		    (unsigned long long)ps.pin_waits, (unsigned long long)ps.retries,
 		    (unsigned long long)ps.meta_bytes, (unsigned long long)ps.write_errors,
 		    (unsigned long long)ps.evictions, (unsigned long long)ps.flusher_runs,
-		    (unsigned long long)ps.dirty_pages);
+		    (unsigned long long)ps.dirty_pages, (unsigned long long)ps.dax_faults,
+		    (unsigned long long)ps.dax_zero_faults, (unsigned long long)ps.dax_allocs,
+		    (unsigned long long)ps.dax_entry_waits, (unsigned long long)ps.dax_persists,
+		    (unsigned long long)ps.dax_busy_waits);
 		first = false;
 	}
 	if (want_section(argc, argv, "keyspace", true)) {
