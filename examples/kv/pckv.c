@@ -310,10 +310,20 @@ int main(int argc, char **argv)
 	if (!dir)
 		dir = getenv("PCKV_DIR");
 	o.dir = dir && *dir ? dir : "pckv-data";
+	/*
+	 * --sync always serve: the store on sync none and the server's group
+	 * commit.  Same guarantee (no write is acknowledged before a kv_sync
+	 * that began after it returned has finished; reads may see a write
+	 * that is not durable yet in both), one sync per batch instead of one
+	 * per write.
+	 */
+	bool group = !strcmp(argv[i], "serve") && o.sync == KV_SYNC_ALWAYS;
+	if (group)
+		o.sync = KV_SYNC_NONE;
 	if (pckv_open(&kv, &o))
 		return 2;
 	if (!strcmp(argv[i], "serve"))
-		st = pckv_serve(kv, argc - i - 1, argv + i + 1);
+		st = pckv_serve(kv, group, argc - i - 1, argv + i + 1);
 	else
 		st = command(kv, argv[i], argc - i - 1, argv + i + 1);
 	r = kv_close(&kv);

@@ -36,10 +36,13 @@
  * most max_request bytes plus one read) and by OUT_HIGH plus one reply.
  *
  * Durability.  A reply is appended only after the store call returned.
- * With --sync always the store makes every put and del durable before it
- * returns, so a SET's +OK means the value is on stable storage; each write
- * pays its own sync.  With --sync none a write is durable once a later
- * SAVE (kv_sync) has answered +OK, or after a clean shutdown.
+ * A SET's +OK under `pckv --sync always serve` means the value is on
+ * stable storage: pckv.c then opens the store with sync none and turns
+ * group commit (below) on, which gives exactly that guarantee without one
+ * sync per write (a store opened with KV_SYNC_ALWAYS, as an embedder may
+ * pass, also works: each put and del then pays its own sync).  With --sync
+ * none a write is durable once a later SAVE (kv_sync) has answered +OK, or
+ * after a clean shutdown.
  *
  * Group commit (serve --group-commit, meant for a store opened with --sync
  * none) gives --sync always's guarantee for one sync per batch instead of
@@ -1042,7 +1045,8 @@ static int parse_args(struct server *s, int argc, char **argv)
 			       "  --threads T     worker threads (default: online CPUs)\n"
 			       "  --maxclients M  connections at once (default 1024)\n"
 			       "  --group-commit  acknowledge writes only after a kv_sync shared by\n"
-			       "                  the batch (use with --sync none)\n");
+			       "                  the batch (use with --sync none; --sync always\n"
+			       "                  serve turns it on, with the store on sync none)\n");
 			return 1;
 		}
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1153,9 +1157,10 @@ static void workers_stop(struct server *s, unsigned started)
 		pthread_join(s->workers[i].tid, NULL);
 }
 
-int pckv_serve(struct kv *kv, int argc, char **argv)
+int pckv_serve(struct kv *kv, bool group_commit, int argc, char **argv)
 {
-	struct server s = { .kv = kv, .lfd = -1, .lim = resp_default_limits };
+	struct server s = { .kv = kv, .lfd = -1, .lim = resp_default_limits,
+			    .group_commit = group_commit };
 	sigset_t set, old;
 	int e, sfd = -1, epfd = -1;
 	unsigned started = 0;
@@ -1226,7 +1231,8 @@ int pckv_serve(struct kv *kv, int argc, char **argv)
 		}
 	}
 
-	printf("pckv: listening on 127.0.0.1:%d (%u threads)\n", s.port, s.nthreads);
+	printf("pckv: listening on 127.0.0.1:%d (%u threads%s)\n", s.port, s.nthreads,
+	       s.group_commit ? ", group commit: writes acknowledged once durable" : "");
 	fflush(stdout);
 
 	unsigned next = 0;
