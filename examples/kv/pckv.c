@@ -106,6 +106,12 @@ void pckv_print_stats(FILE *f, struct kv *kv)
 		print_u(f, "pc_pin_waits", ps.pin_waits);
 		print_u(f, "pc_evictions", ps.evictions);
 		print_u(f, "pc_write_errors", ps.write_errors);
+		print_u(f, "pc_dax_faults", ps.dax_faults);
+		print_u(f, "pc_dax_zero_faults", ps.dax_zero_faults);
+		print_u(f, "pc_dax_allocs", ps.dax_allocs);
+		print_u(f, "pc_dax_entry_waits", ps.dax_entry_waits);
+		print_u(f, "pc_dax_persists", ps.dax_persists);
+		print_u(f, "pc_dax_busy_waits", ps.dax_busy_waits);
 	}
 }
 
@@ -304,10 +310,20 @@ int main(int argc, char **argv)
 	if (!dir)
 		dir = getenv("PCKV_DIR");
 	o.dir = dir && *dir ? dir : "pckv-data";
+	/*
+	 * --sync always serve: the store on sync none and the server's group
+	 * commit.  Same guarantee (no write is acknowledged before a kv_sync
+	 * that began after it returned has finished; reads may see a write
+	 * that is not durable yet in both), one sync per batch instead of one
+	 * per write.
+	 */
+	bool group = !strcmp(argv[i], "serve") && o.sync == KV_SYNC_ALWAYS;
+	if (group)
+		o.sync = KV_SYNC_NONE;
 	if (pckv_open(&kv, &o))
 		return 2;
 	if (!strcmp(argv[i], "serve"))
-		st = pckv_serve(kv, argc - i - 1, argv + i + 1);
+		st = pckv_serve(kv, group, argc - i - 1, argv + i + 1);
 	else
 		st = command(kv, argv[i], argc - i - 1, argv + i + 1);
 	r = kv_close(&kv);

@@ -198,6 +198,12 @@ int pckv_demo(struct kv_options *o, const char *dir, int argc, char **argv)
 	       (unsigned long long)ps.hits, (unsigned long long)ps.misses,
 	       (unsigned long long)ps.pages_cached, (unsigned long long)ps.punches,
 	       (unsigned long long)ps.pin_waits, (unsigned long long)ps.writebacks);
+	if (o->dax)
+		printf("   DAX: %llu pins of the backend's memory (%llu of holes), %llu allocating "
+		       "writes, %llu persists, %llu punch waits for a pinned entry\n",
+		       (unsigned long long)ps.dax_faults, (unsigned long long)ps.dax_zero_faults,
+		       (unsigned long long)ps.dax_allocs, (unsigned long long)ps.dax_persists,
+		       (unsigned long long)ps.dax_busy_waits);
 
 	printf("5. close, reopen (the index is rebuilt from the log), check every key\n");
 	r = kv_close(&kv);

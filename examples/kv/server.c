@@ -36,10 +36,13 @@
  * most max_request bytes plus one read) and by OUT_HIGH plus one reply.
  *
  * Durability.  A reply is appended only after the store call returned.
- * With --sync always the store makes every put and del durable before it
- * returns, so a SET's +OK means the value is on stable storage; each write
- * pays its own sync.  With --sync none a write is durable once a later
- * SAVE (kv_sync) has answered +OK, or after a clean shutdown.
+ * A SET's +OK under `pckv --sync always serve` means the value is on
+ * stable storage: pckv.c then opens the store with sync none and turns
+ * group commit (below) on, which gives exactly that guarantee without one
+ * sync per write (a store opened with KV_SYNC_ALWAYS, as an embedder may
+ * pass, also works: each put and del then pays its own sync).  With --sync
+ * none a write is durable once a later SAVE (kv_sync) has answered +OK, or
+ * after a clean shutdown.
  *
  * Group commit (serve --group-commit, meant for a store opened with --sync
  * none) gives --sync always's guarantee for one sync per batch instead of
@@ -441,7 +444,9 @@ static void cmd_info(struct conn *c, size_t argc, const struct resp_arg *argv)
 		    "pc_enomem:%llu\r\npc_writebacks:%llu\r\npc_punches:%llu\r\n"
 		    "pc_truncates:%llu\r\npc_pages_removed:%llu\r\npc_pin_waits:%llu\r\n"
 		    "pc_retries:%llu\r\npc_meta_bytes:%llu\r\npc_write_errors:%llu\r\n"
-		    "pc_evictions:%llu\r\npc_flusher_runs:%llu\r\npc_dirty_pages:%llu\r\n",
+		    "pc_evictions:%llu\r\npc_flusher_runs:%llu\r\npc_dirty_pages:%llu\r\n"
+		    "pc_dax_faults:%llu\r\npc_dax_zero_faults:%llu\r\npc_dax_allocs:%llu\r\n"
+		    "pc_dax_entry_waits:%llu\r\npc_dax_persists:%llu\r\npc_dax_busy_waits:%llu\r\n",
 		    first ? "" : "\r\n",
 		    (unsigned long long)ps.hits, (unsigned long long)ps.misses,
 		    (unsigned long long)ps.fills, (unsigned long long)ps.hole_fills,
@@ -452,7 +457,10 @@ static void cmd_info(struct conn *c, size_t argc, const struct resp_arg *argv)
 		    (unsigned long long)ps.pin_waits, (unsigned long long)ps.retries,
 		    (unsigned long long)ps.meta_bytes, (unsigned long long)ps.write_errors,
 		    (unsigned long long)ps.evictions, (unsigned long long)ps.flusher_runs,
-		    (unsigned long long)ps.dirty_pages);
+		    (unsigned long long)ps.dirty_pages, (unsigned long long)ps.dax_faults,
+		    (unsigned long long)ps.dax_zero_faults, (unsigned long long)ps.dax_allocs,
+		    (unsigned long long)ps.dax_entry_waits, (unsigned long long)ps.dax_persists,
+		    (unsigned long long)ps.dax_busy_waits);
 		first = false;
 	}
 	if (want_section(argc, argv, "keyspace", true)) {
@@ -1037,7 +1045,8 @@ static int parse_args(struct server *s, int argc, char **argv)
 			       "  --threads T     worker threads (default: online CPUs)\n"
 			       "  --maxclients M  connections at once (default 1024)\n"
 			       "  --group-commit  acknowledge writes only after a kv_sync shared by\n"
-			       "                  the batch (use with --sync none)\n");
+			       "                  the batch (use with --sync none; --sync always\n"
+			       "                  serve turns it on, with the store on sync none)\n");
 			return 1;
 		}
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1148,9 +1157,10 @@ static void workers_stop(struct server *s, unsigned started)
 		pthread_join(s->workers[i].tid, NULL);
 }
 
-int pckv_serve(struct kv *kv, int argc, char **argv)
+int pckv_serve(struct kv *kv, bool group_commit, int argc, char **argv)
 {
-	struct server s = { .kv = kv, .lfd = -1, .lim = resp_default_limits };
+	struct server s = { .kv = kv, .lfd = -1, .lim = resp_default_limits,
+			    .group_commit = group_commit };
 	sigset_t set, old;
 	int e, sfd = -1, epfd = -1;
 	unsigned started = 0;
@@ -1221,7 +1231,8 @@ int pckv_serve(struct kv *kv, int argc, char **argv)
 		}
 	}
 
-	printf("pckv: listening on 127.0.0.1:%d (%u threads)\n", s.port, s.nthreads);
+	printf("pckv: listening on 127.0.0.1:%d (%u threads%s)\n", s.port, s.nthreads,
+	       s.group_commit ? ", group commit: writes acknowledged once durable" : "");
 	fflush(stdout);
 
 	unsigned next = 0;

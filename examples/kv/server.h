@@ -20,6 +20,13 @@ struct kv;
  * start or the final sync failed, 2 for bad options (and 0 after --help).
  * The caller still owns @kv and closes it.
  */
-int pckv_serve(struct kv *kv, int argc, char **argv);
+#include <stdbool.h>
+
+/*
+ * Serve @kv until SIGINT/SIGTERM.  @group_commit turns group commit on as
+ * the serve option --group-commit does (pckv's `--sync always serve` opens
+ * the store with sync none and asks for it: the same guarantee).
+ */
+int pckv_serve(struct kv *kv, bool group_commit, int argc, char **argv);
 
 #endif /* PCKV_SERVER_H */

@@ -6,7 +6,8 @@ nothing is corrupt.
     test_crash.py PATH/TO/pckv [--rounds N] [--mode always|group|save|control]
 
 Modes (the default runs all three):
-  always   serve --sync always: a SET or DEL is durable once acknowledged.
+  always   --sync always serve: a SET or DEL is durable once acknowledged
+           (pckv runs this as the store on sync none plus group commit).
   group    --sync none serve --group-commit: the same guarantee, one sync per
            batch of requests.
   save     serve --sync none, clients send SAVE now and then: what a client
@@ -153,6 +154,9 @@ def start(pckv, data, sync, extra=()):
     if "listening on 127.0.0.1:" not in line:
         err = p.stderr.read().decode()
         raise SystemExit("pckv serve did not start: %r %s" % (line, err))
+    if sync == "always" and "group commit" not in line:
+        p.kill()
+        raise SystemExit("FAIL: --sync always serve is not on group commit: %r" % line)
     return p, int(line.split(":")[2].split()[0])
 
 

@@ -7,6 +7,9 @@
  * runs the same readers with the store's recheck after the pin switched
  * off (KV_DEBUG_SKIP_RECHECK) and passes only if they see a punched value.
  * `test_kv child DIR N` is the crashing writer the torn-tail tests run.
+ * `test_kv --dax [--mutant]` runs the same cases with the log on the pmem
+ * backend, mapped with PC_DAX (gets pin the backend's own memory); it exits
+ * 77 (skipped) where the pmem backend is not built.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +36,11 @@
 #include "stamp.h"
 
 static char dir[96];
+/*
+ * The store on the pmem backend with PC_DAX (`test_kv --dax`, or
+ * KV_TEST_DAX=1 in the environment, which the crashing children inherit).
+ */
+static bool use_dax;
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -79,7 +87,7 @@ static double now(void)
 
 static struct kv *open_kv(enum kv_sync sync)
 {
-	struct kv_options o = { .dir = dir, .sync = sync };
+	struct kv_options o = { .dir = dir, .dax = use_dax, .sync = sync };
 	struct kv *kv = NULL;
 
 	assert_int_equal(kv_open(&kv, &o), 0);
@@ -189,6 +197,23 @@ static int ret7_fn(void *arg, const void *val, size_t vlen)
 	return 7;
 }
 
+/*
+ * The run is on the path it says: with dax, gets pinned the backend's
+ * memory (DAX pins, and no page of the cache filled); without, no DAX pin.
+ */
+static void check_path(struct kv *kv)
+{
+	struct pc_stats ps;
+
+	assert_int_equal(pc_stats(kv_cache(kv), &ps, sizeof(ps)), 0);
+	if (use_dax) {
+		assert_true(ps.dax_faults > 0);
+		assert_int_equal(ps.fills, 0);
+	} else {
+		assert_int_equal(ps.dax_faults, 0);
+	}
+}
+
 static void test_basic(void **state)
 {
 	struct kv *kv = open_kv(KV_SYNC_NONE);
@@ -249,6 +274,7 @@ static void test_basic(void **state)
 	assert_int_equal(kv_count(kv), 1);
 	assert_string_equal(get_str(kv, "after"), "flush");
 	assert_null(get_str(kv, "c"));
+	check_path(kv);
 	assert_int_equal(kv_close(&kv), 0);
 	free(big);
 	free(out);
@@ -257,7 +283,7 @@ static void test_basic(void **state)
 /* G8: bad input gets -EINVAL or -E2BIG and changes nothing. */
 static void test_bad_input(void **state)
 {
-	struct kv_options o = { .dir = dir };
+	struct kv_options o = { .dir = dir, .dax = use_dax };
 	struct kv *kv = open_kv(KV_SYNC_NONE), *k2 = NULL;
 	struct kv_stats a, b;
 	char buf[8];
@@ -338,7 +364,7 @@ static void test_persist(void **state)
  */
 static int child_main(const char *d, unsigned n)
 {
-	struct kv_options o = { .dir = d, .sync = KV_SYNC_ALWAYS };
+	struct kv_options o = { .dir = d, .dax = use_dax, .sync = KV_SYNC_ALWAYS };
 	struct kv *kv;
 	char key[32], val[64];
 
@@ -453,7 +479,7 @@ static void test_torn_tail(void **state)
  */
 static void test_corrupt_middle(void **state)
 {
-	struct kv_options o = { .dir = dir };
+	struct kv_options o = { .dir = dir, .dax = use_dax };
 	struct kv *kv = NULL;
 	uint64_t size;
 	unsigned char *before, *after;
@@ -498,7 +524,7 @@ static void test_corrupt_middle(void **state)
 
 static int crash_main(const char *d, const char *mode)
 {
-	struct kv_options o = { .dir = d };
+	struct kv_options o = { .dir = d, .dax = use_dax };
 	unsigned char val[8192];
 	uint64_t pending[50];
 	unsigned npending = 0;
@@ -801,6 +827,7 @@ static void race_run(bool mutant)
 		      (unsigned long long)st.get_retries, (unsigned long long)st.compactions,
 		      (unsigned long long)st.punched_bytes >> 10, now() - t0);
 	assert_int_equal(kv_debug_set(race_kv, 0, 0), 0);
+	check_path(race_kv);
 	assert_int_equal(kv_close(&race_kv), 0);
 	assert_true(st.compactions >= 2);
 	if (mutant) {
@@ -839,6 +866,27 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_compact_readers_mutant, setup_tmpfs, teardown),
 	};
 
+	if (argc >= 2 && !strcmp(argv[1], "--dax")) {
+		setenv("KV_TEST_DAX", "1", 1);	/* for the children exec()ed below */
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	use_dax = getenv("KV_TEST_DAX") && !strcmp(getenv("KV_TEST_DAX"), "1");
+	if (use_dax) {
+		struct pc_backend *be = NULL;
+		int r = pc_backend_pmem_new(&be, ".", 0);
+
+		if (r == -ENOTSUP) {
+			fprintf(stderr, "test_kv: no pmem backend in this build: skipped\n");
+			return 77;
+		}
+		if (r) {
+			fprintf(stderr, "test_kv: pc_backend_pmem_new: %s\n", strerror(-r));
+			return 1;
+		}
+		pc_backend_delete(&be);
+	}
 	if (argc == 4 && !strcmp(argv[1], "crash"))
 		return crash_main(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "child"))

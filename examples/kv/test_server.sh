@@ -135,6 +135,7 @@ check "COMMAND DOCS" "" "$(cli command docs)"
 info=$(cli info)
 check_has "INFO keyspace" "db0:keys=1,expires=0" "$info"
 check_has "INFO pagecache" "pc_hits:" "$info"
+check_has "INFO pagecache DAX counters" "pc_dax_busy_waits:" "$info"
 check_has "INFO store" "punched_bytes:" "$info"
 check_has "INFO section" "# Keyspace" "$(cli info keyspace)"
 check "INFO section only" "" "$(cli info keyspace | grep pc_hits)"
