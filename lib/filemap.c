@@ -465,7 +465,14 @@ PC_API ssize_t pc_write(struct pc_mapping *m, const void *buf, size_t len, uint6
 		return r;
 	if (len == 0)
 		return 0;
-	/* Writes create pages and move the size, so they always take the lock. */
+	/*
+	 * Writes create pages and move the size, so they always take the lock,
+	 * and hold it for the whole write: a holder of the lock exclusive (a
+	 * copy under lock, G7) sees each write whole or not at all.
+	 */
+#ifdef PC_MUTANT_WRITE_WITHOUT_INVALIDATE_LOCK
+	locked = true;	/* the mutant: write as if the caller held the lock */
+#endif
 	if (!locked)
 		pc_rwsem_down_read(&m->invalidate_lock);
 	if (pc_mapping_is_dax(m)) {
