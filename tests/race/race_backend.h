@@ -5,12 +5,14 @@
  * the file or pmem backend in a fresh directory under race_base_dir (/tmp,
  * or the build-tree directory the DAX tests pass with --dir), removed at the
  * end.  A build without libpmem2 has no pmem backend: the test exits 77.
+ * race_backend_option() parses --backend and --dir for the test.
  */
 #ifndef PC_RACE_BACKEND_H
 #define PC_RACE_BACKEND_H
 
 #include <errno.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +22,30 @@
 
 static char race_dir[4096];
 static const char *race_base_dir = "/tmp";
+static const char *race_backend_kind = "ram";	/* --backend */
 
-static int race_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* --backend KIND or --dir DIR at argv[*i]: true if it was one (*i moved on). */
+static inline bool race_backend_option(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		return false;
+	if (!strcmp(argv[*i], "--backend"))
+		race_backend_kind = argv[++*i];
+	else if (!strcmp(argv[*i], "--dir"))
+		race_base_dir = argv[++*i];
+	else
+		return false;
+	return true;
+}
+
+static inline int race_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st, (void)flag, (void)ftw;
 	return remove(path);
 }
 
 /* 0, or -1 after printing why. */
-static int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ram_bytes)
+static inline int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ram_bytes)
 {
 	int r;
 
@@ -60,7 +77,7 @@ static int race_backend_new(struct pc_backend **b, const char *kind, uint64_t ra
 	return 0;
 }
 
-static void race_backend_delete(struct pc_backend **b)
+static inline void race_backend_delete(struct pc_backend **b)
 {
 	pc_backend_delete(b);
 	if (race_dir[0])

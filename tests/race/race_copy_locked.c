@@ -217,5 +217,5 @@ int main(int argc, char **argv)
 	race_backend_delete(&b);
 	pc_cache_delete(&cache);
 	free(zero);
-	return race_verdict();
+	return race_verdict("race");
 }

@@ -19,12 +19,14 @@
  * round the whole object is read back with pc_read and checked the same
  * way against the final bitmasks.
  *
- * Usage: race_dax_hole [--threads N] [--pages N] [--seconds S] [--min-seconds S]
- *                      [--backend ram|pmem] [--dir DIR] [--expect-violations]
- * It runs for --min-seconds (default 3) or, with --expect-violations (the
- * dax_no_entry_lock mutant build), until the first violation or --seconds
- * (default 60).  With --expect-violations it passes only if it sees one.
- * Prints "N passed, N failed".
+ * Usage: race_dax_hole [--threads N] [--pages N] [--ops N] [--seconds S]
+ *                      [--min-seconds S] [--backend ram|pmem] [--dir DIR]
+ *                      [--expect-violations]
+ * It runs for --min-seconds (default 3) and --ops faults (default 0) or,
+ * with --expect-violations (the dax_no_entry_lock mutant build), until the
+ * first violation or --seconds (default 60), in rounds (race_common.h).
+ * With --expect-violations it passes only if it sees one.  Prints
+ * "N passed, N failed".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,35 +35,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <pagecache.h>
 
 #include "race_backend.h"
+#include "race_common.h"
 
-#define PS 4096u
 #define MAGIC 0xdaull
 #define MAX_THREADS 32
 #define MAX_PAGES 256
 
 /* A slot: magic (8 bits), owner (8), page (16), round (32). */
-static uint64_t stamp(uint32_t round, unsigned page, unsigned owner)
+static uint64_t slot_stamp(uint32_t round, unsigned page, unsigned owner)
 {
 	return (uint64_t)MAGIC << 56 | (uint64_t)owner << 48 | (uint64_t)page << 32 | round;
 }
 
 static struct pc_mapping *m;
 static int nthreads = 4, npages = 8;
+static const struct race_int_opt options[] = {
+	{ "--threads", &nthreads, 1, MAX_THREADS },
+	{ "--pages", &npages, 1, MAX_PAGES },
+	{ NULL, NULL, 0, 0 },
+};
 static uint32_t round_no;		/* atomic */
 static uint64_t written[MAX_PAGES];	/* atomic: owners that wrote the page this round */
-static uint64_t violations, faults;	/* atomic */
 static pthread_barrier_t start_bar, end_bar;
-static int stop;			/* atomic */
-static bool expect;
 
 static void report(const char *what, unsigned page, unsigned owner, uint64_t v)
 {
-	if (__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED) < 5)
+	if (race_violation_first(5))
 		printf("violation (%s): round %u page %u slot %u holds %016llx\n", what,
 		       __atomic_load_n(&round_no, __ATOMIC_RELAXED), page, owner,
 		       (unsigned long long)v);
@@ -78,7 +81,7 @@ static void check_page(const unsigned char *data, unsigned page, uint64_t must, 
 		if (v == 0) {
 			if (must & (1ull << t))
 				report("lost write", page, (unsigned)t, v);
-		} else if (v != stamp(round, page, (unsigned)t)) {
+		} else if (v != slot_stamp(round, page, (unsigned)t)) {
 			report("garbage", page, (unsigned)t, v);
 		}
 	}
@@ -89,29 +92,21 @@ static void check_page(const unsigned char *data, unsigned page, uint64_t must, 
 		}
 }
 
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 static void *worker(void *arg)
 {
 	int t = (int)(intptr_t)arg;
-	uint64_t rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(t + 1);
+	uint64_t s = 0x9e3779b97f4a7c15ull * (uint64_t)(t + 1);
 
 	for (;;) {
 		uint32_t round;
 
 		pthread_barrier_wait(&start_bar);
-		if (__atomic_load_n(&stop, __ATOMIC_ACQUIRE))
+		if (!race_running())	/* race_over() before the barrier */
 			break;
 		round = __atomic_load_n(&round_no, __ATOMIC_ACQUIRE);
 		for (int k = 0; k < 4 * npages; k++) {
-			unsigned page = (unsigned)(xorshift(&rnd) % (uint64_t)npages);
-			bool write = (xorshift(&rnd) & 3) == 0 &&
+			unsigned page = (unsigned)(rnd(&s) % (uint64_t)npages);
+			bool write = (rnd(&s) & 3) == 0 &&
 				     !(__atomic_load_n(&written[page], __ATOMIC_ACQUIRE) & (1ull << t));
 			uint64_t must = __atomic_load_n(&written[page], __ATOMIC_ACQUIRE);
 			struct pc_page *p;
@@ -120,13 +115,13 @@ static void *worker(void *arg)
 			r = pc_fault(m, (uint64_t)page * PS, write ? PC_FAULT_WRITE : 0, &p);
 			if (r) {
 				printf("pc_fault: %s\n", strerror(-r));
-				__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED);
+				race_violation();
 				continue;
 			}
-			__atomic_fetch_add(&faults, 1, __ATOMIC_RELAXED);
+			race_op();
 			if (write) {
 				__atomic_store_n((uint64_t *)pc_page_addr(p) + t,
-						 stamp(round, page, (unsigned)t), __ATOMIC_RELAXED);
+						 slot_stamp(round, page, (unsigned)t), __ATOMIC_RELAXED);
 				must |= 1ull << t;
 			}
 			check_page(pc_page_addr(p), page, must, round);
@@ -139,18 +134,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-	double seconds = 60, min_seconds = 3, t0;
-	const char *backend = "ram";
 	pthread_t th[MAX_THREADS];
 	struct pc_backend *dev;
 	struct pc_cache *cache;
@@ -158,30 +143,10 @@ int main(int argc, char **argv)
 	uint32_t rounds = 0;
 	int r;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			nthreads = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--pages") && i + 1 < argc)
-			npages = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--min-seconds") && i + 1 < argc)
-			min_seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
-			backend = argv[++i];
-		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-			race_base_dir = argv[++i];
-		else if (!strcmp(argv[i], "--expect-violations"))
-			expect = true;
-		else
-			return 2;
-	}
-	if (nthreads < 1 || nthreads > MAX_THREADS || npages < 1 || npages > MAX_PAGES)
+	race_watched(3, 60);
+	if (race_args(argc, argv, race_backend_option, options))
 		return 2;
-	r = race_backend_new(&dev, backend, 4 << 20);
-	if (r == -2)
-		return 77;
-	if (r < 0 || pc_cache_new(&cache, 0) ||
+	if (race_backend_new(&dev, race_backend_kind, 4 << 20) || pc_cache_new(&cache, 0) ||
 	    pc_open(&m, cache, dev, "victim", PC_CREAT | PC_TRUNC | PC_DAX) ||
 	    pc_truncate(m, (uint64_t)npages * PS))
 		return 1;
@@ -190,13 +155,8 @@ int main(int argc, char **argv)
 	pthread_barrier_init(&end_bar, NULL, (unsigned)nthreads + 1);
 	for (int t = 0; t < nthreads; t++)
 		pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
-	t0 = now();
-	for (;;) {
-		double el = now() - t0;
-
-		if (expect ? (__atomic_load_n(&violations, __ATOMIC_RELAXED) || el > seconds)
-			   : el > min_seconds)
-			break;
+	race_start();
+	while (!race_over()) {
 		/* Back to holes; no pin is held between rounds. */
 		if ((r = pc_punch(m, 0, (uint64_t)npages * PS))) {
 			printf("pc_punch: %s\n", strerror(-r));
@@ -212,8 +172,7 @@ int main(int argc, char **argv)
 		for (int pg = 0; pg < npages; pg++)
 			check_page(buf + (size_t)pg * PS, (unsigned)pg, written[pg], rounds);
 	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-	pthread_barrier_wait(&start_bar);
+	pthread_barrier_wait(&start_bar);	/* the workers see the stop */
 	for (int t = 0; t < nthreads; t++)
 		pthread_join(th[t], NULL);
 	if (pc_sync(m, 0, 0) || pc_close(&m))
@@ -222,11 +181,7 @@ int main(int argc, char **argv)
 	race_backend_delete(&dev);
 	pc_cache_delete(&cache);
 	printf("%u rounds, %llu faults, %llu violations in %.1f s\n", rounds,
-	       (unsigned long long)faults, (unsigned long long)violations, now() - t0);
-	bool ok = expect ? violations > 0 : violations == 0;
-
-	if (expect)
-		printf("mutant build: the lost write was %s\n", violations ? "caught" : "MISSED");
-	printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
-	return ok ? 0 : 1;
+	       (unsigned long long)race.ops_done, (unsigned long long)race.violations,
+	       race_elapsed());
+	return race_verdict("lost write");
 }

@@ -17,11 +17,12 @@
  * reused while pinned); every round of faults and punches finishes (a
  * watchdog reports a deadlock after 20 s without progress).
  *
- * Usage: race_dax_pin [--holders N] [--seconds S] [--min-seconds S]
+ * Usage: race_dax_pin [--holders N] [--ops N] [--seconds S] [--min-seconds S]
  *                     [--backend ram|pmem] [--dir DIR] [--expect-violations]
- * With --expect-violations (the dax_punch_ignores_pins mutant build) it
- * runs until the first violation or --seconds (default 60) and passes only
- * if it sees one.  Prints "N passed, N failed".
+ * It runs for --min-seconds (default 3) and --ops rounds (default 0) or,
+ * with --expect-violations (the dax_punch_ignores_pins mutant build), until
+ * the first violation or --seconds (default 60) (race_common.h), and then
+ * passes only if it saw one.  Prints "N passed, N failed".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,49 +32,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pagecache.h>
 
 #include "race_backend.h"
+#include "race_common.h"
 
-#define PS 4096u
 #define MAGIC 0xb10cb10cu
 #define VICTIM_PAGES 16
 #define OTHER_PAGES 64
 #define DEVICE_PAGES (VICTIM_PAGES + OTHER_PAGES)
 #define MAX_HOLDERS 8
 
-struct stamp {
-	uint32_t magic, who, gen, page;
-};
-
 static struct pc_mapping *victim, *other;
 static int nholders = 3;
-static uint64_t violations, progress, punches;	/* atomic */
-static int stop;				/* atomic */
-static bool expect;
+static const struct race_int_opt options[] = {
+	{ "--holders", &nholders, 1, MAX_HOLDERS },
+	{ NULL, NULL, 0, 0 },
+};
+/* Each holder has two pages of its own. */
+_Static_assert(2 * MAX_HOLDERS <= VICTIM_PAGES, "too few victim pages for the holders");
+static uint64_t punches;	/* atomic */
 
-static void stamp_page(void *data, uint32_t who, uint32_t gen, uint32_t page)
-{
-	struct stamp s = { MAGIC, who, gen, page };
-
-	for (unsigned off = 0; off < PS; off += sizeof(s))
-		memcpy((char *)data + off, &s, sizeof(s));
-}
-
+/* True if pinned page @page still holds holder @who's stamp (the other object's is 1000). */
 static bool check_page(const void *data, uint32_t who, uint32_t gen, uint32_t page)
 {
-	struct stamp want = { MAGIC, who, gen, page }, got;
+	struct rec want = { MAGIC, who, page, gen }, got;
 
 	for (unsigned off = 0; off < PS; off += 512) {
 		memcpy(&got, (const char *)data + off, sizeof(got));
 		if (memcmp(&got, &want, sizeof(got))) {
-			if (__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED) < 5)
+			if (race_violation_first(5))
 				printf("violation: holder %u gen %u page %u: pinned page holds "
 				       "%08x/%u/%u/%u at %u (block freed and reused under the pin)\n",
-				       who, gen, page, got.magic, got.who, got.gen, got.page, off);
+				       who, gen, page, got.magic, got.obj, got.gen, got.page, off);
 			return false;
 		}
 	}
@@ -86,7 +79,7 @@ static void *holder(void *arg)
 	/* Each holder has two pages of its own: A and B. */
 	uint32_t a_page = 2 * who, b_page = 2 * who + 1;
 
-	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+	while (race_running()) {
 		struct pc_page *a, *b;
 		int r;
 
@@ -94,19 +87,19 @@ static void *holder(void *arg)
 		r = pc_fault(victim, (uint64_t)a_page * PS, PC_FAULT_WRITE, &a);
 		if (r) {
 			printf("fault A: %s\n", strerror(-r));
-			__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED);
+			race_violation();
 			break;
 		}
-		stamp_page(pc_page_addr(a), who, gen, a_page);
+		stamp(pc_page_addr(a), MAGIC, who, a_page, gen);
 		sched_yield();	/* let a punch start and find the pin */
 		r = pc_fault(victim, (uint64_t)b_page * PS, PC_FAULT_WRITE, &b);
 		if (r) {
 			printf("fault B: %s\n", strerror(-r));
-			__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED);
+			race_violation();
 			pc_page_put(a);
 			break;
 		}
-		stamp_page(pc_page_addr(b), who, gen, b_page);
+		stamp(pc_page_addr(b), MAGIC, who, b_page, gen);
 		for (int i = 0; i < 20; i++) {
 			if (!check_page(pc_page_addr(a), who, gen, a_page) ||
 			    !check_page(pc_page_addr(b), who, gen, b_page))
@@ -115,7 +108,7 @@ static void *holder(void *arg)
 		}
 		pc_page_put(b);
 		pc_page_put(a);
-		__atomic_fetch_add(&progress, 1, __ATOMIC_RELAXED);
+		race_op();	/* progress, for the watchdog */
 		/* Idle for a moment: a punch that waits for our pins gets its turn. */
 		usleep(100 + 50 * (gen % 5));
 	}
@@ -127,12 +120,12 @@ static void *puncher(void *arg)
 	uint32_t gen = 0;
 
 	(void)arg;
-	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+	while (race_running()) {
 		int r = pc_punch(victim, 0, (uint64_t)VICTIM_PAGES * PS);
 
 		if (r) {
 			printf("punch: %s\n", strerror(-r));
-			__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED);
+			race_violation();
 			break;
 		}
 		__atomic_fetch_add(&punches, 1, __ATOMIC_RELAXED);
@@ -143,57 +136,30 @@ static void *puncher(void *arg)
 
 			if (pc_fault(other, (uint64_t)pg * PS, PC_FAULT_WRITE, &p))
 				break;	/* the device is full */
-			stamp_page(pc_page_addr(p), 1000, gen, pg);
+			stamp(pc_page_addr(p), MAGIC, 1000, pg, gen);
 			pc_page_put(p);
 		}
 		if (pc_punch(other, 0, (uint64_t)OTHER_PAGES * PS))
 			break;
-		__atomic_fetch_add(&progress, 1, __ATOMIC_RELAXED);
+		race_op();
 	}
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-	double seconds = 60, min_seconds = 3, t0, last_progress_t;
-	const char *backend = "ram";
 	pthread_t th[MAX_HOLDERS + 1];
 	struct pc_backend *dev;
 	struct pc_cache *cache;
+	struct pc_stats st;
 	uint64_t last_progress = 0;
-	bool deadlock = false;
-	int r;
+	double last_progress_t = 0;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--holders") && i + 1 < argc)
-			nholders = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--min-seconds") && i + 1 < argc)
-			min_seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
-			backend = argv[++i];
-		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-			race_base_dir = argv[++i];
-		else if (!strcmp(argv[i], "--expect-violations"))
-			expect = true;
-		else
-			return 2;
-	}
-	if (nholders < 1 || nholders > MAX_HOLDERS || 2 * nholders > VICTIM_PAGES)
+	race_watched(3, 60);
+	if (race_args(argc, argv, race_backend_option, options))
 		return 2;
-	r = race_backend_new(&dev, backend, (uint64_t)DEVICE_PAGES * PS);
-	if (r == -2)
-		return 77;
-	if (r < 0 || pc_cache_new(&cache, 0) ||
+	if (race_backend_new(&dev, race_backend_kind, (uint64_t)DEVICE_PAGES * PS) ||
+	    pc_cache_new(&cache, 0) ||
 	    pc_open(&victim, cache, dev, "victim", PC_CREAT | PC_TRUNC | PC_DAX) ||
 	    pc_open(&other, cache, dev, "other", PC_CREAT | PC_TRUNC | PC_DAX) ||
 	    pc_truncate(victim, (uint64_t)VICTIM_PAGES * PS) ||
@@ -202,48 +168,33 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nholders; i++)
 		pthread_create(&th[i], NULL, holder, (void *)(intptr_t)i);
 	pthread_create(&th[nholders], NULL, puncher, NULL);
-	t0 = last_progress_t = now();
-	for (;;) {
-		double t = now();
-		uint64_t pr = __atomic_load_n(&progress, __ATOMIC_RELAXED);
+	race_start();
+	while (!race_over()) {
+		double t = race_elapsed();
+		uint64_t pr = __atomic_load_n(&race.ops_done, __ATOMIC_RELAXED);
 
 		if (pr != last_progress) {
 			last_progress = pr;
 			last_progress_t = t;
 		} else if (t - last_progress_t > 20) {
-			deadlock = true;
-			break;
+			/* Report and leave: the threads cannot be joined. */
+			printf("deadlock: no fault or punch finished in 20 s\n");
+			printf("%d passed, %d failed\n", 0, 1);
+			fflush(stdout);
+			_exit(1);
 		}
-		if (expect ? (__atomic_load_n(&violations, __ATOMIC_RELAXED) || t - t0 > seconds)
-			   : t - t0 > min_seconds)
-			break;
 		usleep(10000);
 	}
-	if (deadlock) {
-		/* Report and leave: the threads cannot be joined. */
-		printf("deadlock: no fault or punch finished in 20 s\n");
-		printf("%d passed, %d failed\n", 0, 1);
-		fflush(stdout);
-		_exit(1);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i <= nholders; i++)
 		pthread_join(th[i], NULL);
-	struct pc_stats st;
-
 	pc_stats(cache, &st, sizeof(st));
 	printf("%llu rounds, %llu punches (%llu waits for a pin), %llu violations in %.1f s\n",
-	       (unsigned long long)progress, (unsigned long long)punches,
-	       (unsigned long long)st.dax_busy_waits, (unsigned long long)violations,
-	       now() - t0);
+	       (unsigned long long)race.ops_done, (unsigned long long)punches,
+	       (unsigned long long)st.dax_busy_waits, (unsigned long long)race.violations,
+	       race_elapsed());
 	if (pc_close(&victim) || pc_close(&other))
 		return 1;
 	race_backend_delete(&dev);
 	pc_cache_delete(&cache);
-	bool ok = expect ? violations > 0 : violations == 0;
-
-	if (expect)
-		printf("mutant build: the reuse under a pin was %s\n", violations ? "caught" : "MISSED");
-	printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
-	return ok ? 0 : 1;
+	return race_verdict("reuse under a pin");
 }

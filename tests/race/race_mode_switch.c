@@ -20,11 +20,13 @@
  * before a switch and finished after it returns a cached copy in DAX mode,
  * or a pointer into storage in cached mode.
  *
- * Usage: race_mode_switch [--threads N] [--pages N] [--seconds S] [--min-seconds S]
- *                         [--backend ram|pmem] [--dir DIR] [--expect-violations]
- * With --expect-violations (the fault_ignores_mode_lock mutant build) it
- * runs until the first violation or --seconds (default 60) and passes only
- * if it sees one.  Prints "N passed, N failed".
+ * Usage: race_mode_switch [--threads N] [--pages N] [--ops N] [--seconds S]
+ *                         [--min-seconds S] [--backend ram|pmem] [--dir DIR]
+ *                         [--expect-violations]
+ * It runs for --min-seconds (default 3) and --ops steps (default 0) or,
+ * with --expect-violations (the fault_ignores_mode_lock mutant build),
+ * until the first violation or --seconds (default 60) (race_common.h), and
+ * then passes only if it saw one.  Prints "N passed, N failed".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,29 +35,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pagecache.h>
 
 #include "race_backend.h"
+#include "race_common.h"
 
 /* White-box: the backend's ops and object, to find a page's storage. */
 #include "mapping.h"
 
-#define PS 4096u
 #define MAX_THREADS 8
 #define MAX_PAGES 64
 
 static struct pc_mapping *m;
 static int nthreads = 3, npages = 16;
-static uint64_t violations, steps, switches, busy;	/* atomic */
-static int stop;					/* atomic */
-static bool expect;
+static const struct race_int_opt options[] = {
+	{ "--threads", &nthreads, 1, MAX_THREADS },
+	{ "--pages", &npages, 1, MAX_PAGES },
+	{ NULL, NULL, 0, 0 },
+};
+static uint64_t switches, busy;	/* atomic */
 
 #define VIOLATION(...)								\
 	do {									\
-		if (__atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED) < 5) {	\
+		if (race_violation_first(5)) {					\
 			printf("violation: ");					\
 			printf(__VA_ARGS__);					\
 			printf("\n");						\
@@ -73,24 +77,16 @@ static void *storage_of(uint64_t off)
 	return ops->direct_access(m->backend->priv, m->obj, ext.addr + (off - ext.offset), PS);
 }
 
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 static void *worker(void *arg)
 {
 	int t = (int)(intptr_t)arg;
 	uint64_t shadow[MAX_PAGES] = { 0 };
-	uint64_t rnd = 0x2545f4914f6cdd1dull * (uint64_t)(t + 1);
+	uint64_t s = 0x2545f4914f6cdd1dull * (uint64_t)(t + 1);
 
-	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-		unsigned page = (unsigned)(xorshift(&rnd) % (uint64_t)npages);
+	while (race_running()) {
+		unsigned page = (unsigned)(rnd(&s) % (uint64_t)npages);
 		uint64_t off = (uint64_t)page * PS + 64 + 8 * (uint64_t)t, v;
-		unsigned op = (unsigned)(xorshift(&rnd) % 4);
+		unsigned op = (unsigned)(rnd(&s) % 4);
 
 		if (op < 2) {	/* a read or a write fault */
 			struct pc_page *p;
@@ -131,19 +127,19 @@ static void *worker(void *arg)
 			else
 				shadow[page] = v;
 		}
-		__atomic_fetch_add(&steps, 1, __ATOMIC_RELAXED);
+		race_op();
 	}
 	return NULL;
 }
 
 static void *switcher(void *arg)
 {
-	uint64_t rnd = 77;
+	uint64_t s = 77;
 
 	(void)arg;
-	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+	while (race_running()) {
 		bool on = pc_get_dax(m) == 0;
-		int r = pc_set_dax(m, on, (xorshift(&rnd) & 7) == 0 ? PC_WAIT : 0);
+		int r = pc_set_dax(m, on, (rnd(&s) & 7) == 0 ? PC_WAIT : 0);
 
 		if (r == 0)
 			__atomic_fetch_add(&switches, 1, __ATOMIC_RELAXED);
@@ -155,48 +151,17 @@ static void *switcher(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-	double seconds = 60, min_seconds = 3, t0;
-	const char *backend = "ram";
 	pthread_t th[MAX_THREADS + 1];
 	struct pc_backend *dev;
 	struct pc_cache *cache;
 	char *buf;
-	int r;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			nthreads = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--pages") && i + 1 < argc)
-			npages = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--min-seconds") && i + 1 < argc)
-			min_seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
-			backend = argv[++i];
-		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-			race_base_dir = argv[++i];
-		else if (!strcmp(argv[i], "--expect-violations"))
-			expect = true;
-		else
-			return 2;
-	}
-	if (nthreads < 1 || nthreads > MAX_THREADS || npages < 1 || npages > MAX_PAGES)
+	race_watched(3, 60);
+	if (race_args(argc, argv, race_backend_option, options))
 		return 2;
-	r = race_backend_new(&dev, backend, 4 << 20);
-	if (r == -2)
-		return 77;
-	if (r < 0 || pc_cache_new(&cache, 0) ||
+	if (race_backend_new(&dev, race_backend_kind, 4 << 20) || pc_cache_new(&cache, 0) ||
 	    pc_open(&m, cache, dev, "obj", PC_CREAT | PC_TRUNC))
 		return 1;
 	/* Every page written (no holes: a hole's read pin is the zero page). */
@@ -207,36 +172,24 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
 	pthread_create(&th[nthreads], NULL, switcher, NULL);
-	t0 = now();
-	for (;;) {
-		double t = now() - t0;
-
-		if (expect ? (__atomic_load_n(&violations, __ATOMIC_RELAXED) || t > seconds)
-			   : t > min_seconds)
-			break;
+	race_start();
+	while (!race_over())
 		usleep(10000);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i <= nthreads; i++)
 		pthread_join(th[i], NULL);
 	printf("%llu steps, %llu switches, %llu -EBUSY, %llu violations in %.1f s\n",
-	       (unsigned long long)steps, (unsigned long long)switches,
-	       (unsigned long long)busy, (unsigned long long)violations, now() - t0);
-	if (!expect && switches < 10) {
+	       (unsigned long long)race.ops_done, (unsigned long long)switches,
+	       (unsigned long long)busy, (unsigned long long)race.violations, race_elapsed());
+	if (!race.expect && switches < 10) {
 		printf("too few switches to mean anything\n");
-		violations++;
+		race.violations++;
 	}
 	/* The mutant may leave the mapping unclosable; only a clean run closes. */
-	if (!violations) {
+	if (!race.violations) {
 		if (pc_close(&m))
 			return 1;
 		race_backend_delete(&dev);
 		pc_cache_delete(&cache);
 	}
-	bool ok = expect ? violations > 0 : violations == 0;
-
-	if (expect)
-		printf("mutant build: the mixed-mode fault was %s\n", violations ? "caught" : "MISSED");
-	printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
-	return ok ? 0 : 1;
+	return race_verdict("mixed-mode fault");
 }

@@ -25,7 +25,7 @@
  * it, say).
  *
  * Usage: race_punch_fill [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file|pmem]
- *                        [--expect-violations]
+ *                        [--dir DIR] [--expect-violations]
  * On the file backend each object is a file, so blocks are not visibly
  * reused between objects; the test then checks that a read sees zeros or
  * the victim's own data, of a generation no older than its floor.
@@ -209,7 +209,6 @@ static void *invalidator(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *backend = "ram";
 	pthread_t t[3];
 	char *buf = aligned_alloc(PS, PS);
 
@@ -218,18 +217,15 @@ int main(int argc, char **argv)
 	race.min_seconds = 5;
 	race.check_every = 1023;
 	for (int i = 1; i < argc; i++) {
-		if (race_option(argc, argv, &i))
-			continue;
-		if (!strcmp(argv[i], "--backend") && i + 1 < argc)
-			backend = argv[++i];
-		else {
+		if (!race_option(argc, argv, &i) && !race_backend_option(argc, argv, &i)) {
 			fprintf(stderr, "usage: %s [--ops N] [--min-seconds S] [--seconds S] [--backend ram|file|pmem] "
-				"[--expect-violations]\n",
+				"[--dir DIR] [--expect-violations]\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (pc_cache_new(&cache, 64ull << 20) || race_backend_new(&dev, backend, DEVICE_PAGES * PS) ||
+	if (pc_cache_new(&cache, 64ull << 20) ||
+	    race_backend_new(&dev, race_backend_kind, DEVICE_PAGES * PS) ||
 	    pc_open(&victim, cache, dev, "victim", PC_CREAT))
 		return 1;
 	for (int i = 0; i < NR_OTHERS; i++) {
@@ -268,5 +264,5 @@ int main(int argc, char **argv)
 	race_backend_delete(&dev);
 	pc_cache_delete(&cache);
 	free(buf);
-	return race_verdict();
+	return race_verdict("race");
 }

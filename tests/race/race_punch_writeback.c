@@ -153,5 +153,5 @@ int main(int argc, char **argv)
 	pc_close(&victim);
 	pc_backend_delete(&dev);
 	pc_cache_delete(&cache);
-	return race_verdict();
+	return race_verdict("race");
 }
