@@ -44,6 +44,45 @@
  *              that must not be made under the invalidate_lock, a second
  *              open; each must answer its errno and change nothing
  *
+ * --dax (ram and pmem: the backends with direct access) adds DAX.  Each
+ * object starts in DAX mode or not (from its own stream of the seed), a
+ * reopen's mode bit 1 opens with PC_DAX, and four more ops are drawn (only
+ * with --dax, so that old seeds and logs run exactly as before):
+ *   setdax     pc_set_dax, mode bit 0 the mode to go to, bit 1 PC_WAIT
+ *              (pcx first releases its range pins, or it would wait for
+ *              ever).  Without PC_WAIT it must answer -EBUSY if, and only
+ *              if, pcx holds a range pin on the mapping and the mode
+ *              changes.  pc_get_dax must agree with pcx after every op.
+ *   pin        pc_pin_range (mode 1: PC_PIN_WRITE), mostly inside the
+ *              object, else past EOF (-ENXIO).  pcx holds up to 4 pins per
+ *              object across ops (a fifth releases the oldest); in cached
+ *              mode under a --budget they may hold at most a quarter of it
+ *   unpin      pc_unpin_range of pin number mode (modulo those held), or,
+ *              when none is held, of the op's range: -ENOENT
+ *   punchnw    pc_punch_flags with PC_PUNCH_NOWAIT (mode 1: over the whole
+ *              pages of pcx's newest pin, if any; off and len unused).
+ *              -EBUSY is accepted only if a pin of pcx's holds a whole page
+ *              of the range, and then the range must read unchanged; it is
+ *              required if that pin holds a page (cached mode) or a block
+ *              (a DAX write pin; a DAX read pin of a hole holds only the
+ *              zero page, which blocks nothing)
+ * Ops that would wait for a range pin (punch, zero, truncate, a setdax with
+ * PC_WAIT) or that it would make answer -EBUSY (inval, fread mode 1, fwrite
+ * mode 3, close: reopen, remount and the final check) release the pins in
+ * their range first, as pcx puts its own fault pins before them.  Faults in
+ * DAX mode store through pc_page_addr as in cached mode, and the shadow
+ * checks are the same in both modes, across switches, reopens and syncs.
+ * pcx also keeps, per page, whether its blocks are surely a hole (never
+ * written since made, punched or truncated away): a DAX read fault of such
+ * a page must be counted by pc_stats as a zero-page fault, every zero-page
+ * fault must give the same address (the shared zero page, whose contents
+ * the shadow checks as zeros), and no other fault may give that address;
+ * a DAX read pin of the zero page does not keep pc_invalidate_range from
+ * dropping the entry (0), a pin of a block does (-EBUSY).  --dax adds three
+ * bad-input kinds: pc_set_dax with an unknown flag, pc_unpin_range of a
+ * range not pinned, and pc_close with range pins held (-EBUSY, stays open)
+ * or pc_pin_range with an unknown flag.  The log's config line says dax=1.
+ *
  * After every op, pc_size of the object must equal the shadow size, and the
  * last page, faulted in, must match the shadow up to EOF and be zero past it;
  * a fault at EOF must answer -ENXIO.  And writeback must not run away: an
@@ -123,6 +162,7 @@
  *            [--history N] [--log FILE] [--replay FILE] [--dir DIR]
  *            [--tolerate NAME[,NAME...]] [--quiet]
  *            [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]
+ *            [--dax]
  * Sizes take a k, m or g suffix, or p for pages: --budget 8p.  The file
  * and pmem backends work in a new directory under --dir (default $TMPDIR or
  * /tmp), removed at the end unless the run fails.  A build without
@@ -188,7 +228,7 @@ static const struct {
 	[OP_SETDAX]	= { "setdax",	 "om",	  25 },
 	[OP_PIN]	= { "pin",	 "oflm",  30 },
 	[OP_UNPIN]	= { "unpin",	 "oflm",  25 },
-	[OP_PUNCHNW]	= { "punchnw",	 "ofl",	  30 },
+	[OP_PUNCHNW]	= { "punchnw",	 "oflm",  30 },
 };
 #define FIRST_DAX_OP OP_SETDAX
 
@@ -729,6 +769,10 @@ static bool pin_release(struct obj *o, unsigned i)
 {
 	int r = pc_unpin_range(o->m, o->pin[i].off, o->pin[i].len, 0);
 
+	/* Its pages were write-pinned until now: a sync meanwhile did not end that. */
+	if (o->pin[i].write)
+		memset(o->wp + o->pin[i].off / ps, 1,
+		       (o->pin[i].off + o->pin[i].len - 1) / ps - o->pin[i].off / ps + 1);
 	memmove(&o->pin[i], &o->pin[i + 1], (o->nr_pins - i - 1) * sizeof(o->pin[0]));
 	o->nr_pins--;
 	return expect_r("pc_unpin_range of a pin pcx holds", r, 0);
@@ -1117,13 +1161,24 @@ static bool do_punch(struct obj *o, const struct op *op, bool zero)
  * pin there holds a page (cached mode) or a block (a DAX write pin: a DAX
  * read pin of a hole holds only the zero page, which blocks nothing).
  */
-static bool do_punchnw(struct obj *o, const struct op *op)
+static bool do_punchnw(struct obj *o, const struct op *pop)
 {
-	uint64_t first = (op->off + ps - 1) / ps, end = (op->off + op->len) / ps;
-	uint64_t enomem0 = enomem_count();
+	struct op aim = *pop;
+	const struct op *op = &aim;
+	uint64_t first, end, enomem0 = enomem_count();
 	bool may = false, must = false;
 	int r;
 
+	if (pop->mode == 1 && o->nr_pins) {
+		/* Mode 1 aims at the whole pages of pcx's newest range pin (off and len unused). */
+		aim.off = o->pin[o->nr_pins - 1].off / ps * ps;
+		aim.len = (o->pin[o->nr_pins - 1].off + o->pin[o->nr_pins - 1].len + ps - 1) / ps * ps -
+			  aim.off;
+		if (aim.len > cfg.max_size - aim.off)
+			aim.len = cfg.max_size - aim.off;
+	}
+	first = (op->off + ps - 1) / ps;
+	end = (op->off + op->len) / ps;
 	for (unsigned i = 0; first < end && i < o->nr_pins; i++)
 		if (pin_overlaps(o, i, first, end - 1)) {
 			may = true;
@@ -1582,7 +1637,6 @@ static void gen_op(struct gen *g, struct op *op)
 	case OP_WRITE:
 	case OP_ZERO:
 	case OP_PUNCH:
-	case OP_PUNCHNW:
 		op->len = clip_len(op->off, op->len);
 		break;
 	case OP_SETDAX:
@@ -1599,6 +1653,10 @@ static void gen_op(struct gen *g, struct op *op)
 		break;
 	case OP_UNPIN:
 		op->mode = (unsigned)rnd(&g->rng, MAX_PINS);
+		break;
+	case OP_PUNCHNW:
+		op->len = clip_len(op->off, op->len);
+		op->mode = (unsigned)rnd(&g->rng, 2);
 		break;
 	case OP_FREAD:
 		op->mode = rnd(&g->rng, 4) == 0;
@@ -1835,6 +1893,7 @@ static void usage(void)
 		"           [--writeback PERCENT,MS] [--verify-all] [--history N] [--log FILE]\n"
 		"           [--replay FILE] [--dir DIR] [--tolerate NAME[,NAME...]] [--quiet]\n"
 		"           [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]  (pcx_fi)\n"
+		"           [--dax]  (ram, pmem)\n"
 		"known bugs for --tolerate: locked-enomem, reclaim-enomem, wrmapped-storm, none\n");
 	exit(2);
 }
