@@ -1258,7 +1258,9 @@ static bool do_pin(struct obj *o, const struct op *op)
 		uint64_t enomem0 = enomem_count(), inj0 = inj_count();
 
 		r = pc_pin_range(o->m, off, len, flags);
-		if (!inj_enomem(r, inj0) && (r != -ENOMEM || !reclaim_enomem(enomem0, &tries)))
+		if (inj_enomem(r, inj0))
+			return true;	/* nothing pinned (a retry could fail for ever) */
+		if (r != -ENOMEM || !reclaim_enomem(enomem0, &tries))
 			break;
 	}
 	if (off + len > o->size) {
