@@ -1125,7 +1125,7 @@ static bool do_truncate(struct obj *o, const struct op *op)
 /* Shadow and holes after a punch or zero of @op's range that succeeded. */
 static void punch_apply(struct obj *o, const struct op *op, bool zero)
 {
-	uint64_t end = op->off + op->len;
+	uint64_t end = op->off + op->len, size0 = o->size;
 
 	if (op->off < o->size)
 		memset(o->sh + op->off, 0, (end < o->size ? end : o->size) - op->off);
@@ -1133,7 +1133,14 @@ static void punch_apply(struct obj *o, const struct op *op, bool zero)
 		o->size = end;
 	hole_clear(o, op->off, 1);	/* partial pages are zeroed in place */
 	hole_clear(o, end - 1, 1);
-	hole_set(o, (op->off + ps - 1) / ps, end / ps);
+	/*
+	 * Whole pages below the old EOF lose their blocks.  The page that
+	 * holds the old EOF need not (a punch may stop at EOF, and that page
+	 * is then a partial one: seen on pmem); pages past it were holes.
+	 */
+	hole_set(o, (op->off + ps - 1) / ps, (end < size0 ? end : size0) / ps);
+	if (size0 < end)
+		hole_clear(o, size0, 1);
 }
 
 static bool do_punch(struct obj *o, const struct op *op, bool zero)
