@@ -14,7 +14,8 @@ up, and test_backend_file runs that path) and pthread_create() of the
 flusher (pc_open() answers its error; it is not an allocation of ours).
 
 Then, for every site that `PCX_FI --fail-list` names, on the RAM, file and
-pmem backends (a build without libpmem2 skips pmem and its sites), pcx runs a short workload with a tiny budget twice: failing
+pmem backends (a build without libpmem2 skips pmem and its sites; ram and
+pmem run with --dax, so DAX and range-pin sites are reached), pcx runs a short workload with a tiny budget twice: failing
 the site's first hit, and failing every 3rd hit from the 2nd on.  pcx
 accepts -ENOMEM from any call only if a failure was injected during it,
 checks that the call changed nothing where the API promises that (punch,
@@ -46,9 +47,11 @@ BACKENDS = ['ram', 'file', 'pmem']	# pmem exits 77 (skipped) without libpmem2
 # Sites pcx's workload cannot reach yet, each with the test that fails it
 # instead.  Keep this empty: a site belongs here only until pcx drives it.
 ELSEWHERE = {
-    'dax_pin': 'pcx has no DAX ops yet; tests/test_dax.c test_alloc_failures fails it',
-    'pin_rec': 'pcx has no range pins yet; tests/test_dax.c test_alloc_failures fails it',
 }
+
+# Backends with direct access: pcx runs there with --dax (DAX opens, mode
+# switches, range pins), which is how dax_pin and pin_rec are reached.
+DAX_BACKENDS = {'ram', 'pmem'}
 
 
 def static_check(libdir):
@@ -81,6 +84,8 @@ def run(pcx, site, backend, extra, args):
            '--fail-site', site] + extra
     if backend != 'ram':
         cmd += ['--dir', args.dir]
+    if backend in DAX_BACKENDS:
+        cmd += ['--dax']
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     m = re.search(r'fail-site \S+: (\d+) hits, (\d+) failed, (\d+) -ENOMEM', p.stdout)
     hits, failed, taken = (int(x) for x in m.groups()) if m else (0, 0, 0)

@@ -44,6 +44,45 @@
  *              that must not be made under the invalidate_lock, a second
  *              open; each must answer its errno and change nothing
  *
+ * --dax (ram and pmem: the backends with direct access) adds DAX.  Each
+ * object starts in DAX mode or not (from its own stream of the seed), a
+ * reopen's mode bit 1 opens with PC_DAX, and four more ops are drawn (only
+ * with --dax, so that old seeds and logs run exactly as before):
+ *   setdax     pc_set_dax, mode bit 0 the mode to go to, bit 1 PC_WAIT
+ *              (pcx first releases its range pins, or it would wait for
+ *              ever).  Without PC_WAIT it must answer -EBUSY if, and only
+ *              if, pcx holds a range pin on the mapping and the mode
+ *              changes.  pc_get_dax must agree with pcx after every op.
+ *   pin        pc_pin_range (mode 1: PC_PIN_WRITE), mostly inside the
+ *              object, else past EOF (-ENXIO).  pcx holds up to 4 pins per
+ *              object across ops (a fifth releases the oldest); in cached
+ *              mode under a --budget they may hold at most a quarter of it
+ *   unpin      pc_unpin_range of pin number mode (modulo those held), or,
+ *              when none is held, of the op's range: -ENOENT
+ *   punchnw    pc_punch_flags with PC_PUNCH_NOWAIT (mode 1: over the whole
+ *              pages of pcx's newest pin, if any; off and len unused).
+ *              -EBUSY is accepted only if a pin of pcx's holds a whole page
+ *              of the range, and then the range must read unchanged; it is
+ *              required if that pin holds a page (cached mode) or a block
+ *              (a DAX write pin; a DAX read pin of a hole holds only the
+ *              zero page, which blocks nothing)
+ * Ops that would wait for a range pin (punch, zero, truncate, a setdax with
+ * PC_WAIT) or that it would make answer -EBUSY (inval, fread mode 1, fwrite
+ * mode 3, close: reopen, remount and the final check) release the pins in
+ * their range first, as pcx puts its own fault pins before them.  Faults in
+ * DAX mode store through pc_page_addr as in cached mode, and the shadow
+ * checks are the same in both modes, across switches, reopens and syncs.
+ * pcx also keeps, per page, whether its blocks are surely a hole (never
+ * written since made, punched or truncated away): a DAX read fault of such
+ * a page must be counted by pc_stats as a zero-page fault, every zero-page
+ * fault must give the same address (the shared zero page, whose contents
+ * the shadow checks as zeros), and no other fault may give that address;
+ * a DAX read pin of the zero page does not keep pc_invalidate_range from
+ * dropping the entry (0), a pin of a block does (-EBUSY).  --dax adds three
+ * bad-input kinds: pc_set_dax with an unknown flag, pc_unpin_range of a
+ * range not pinned, and pc_close with range pins held (-EBUSY, stays open)
+ * or pc_pin_range with an unknown flag.  The log's config line says dax=1.
+ *
  * After every op, pc_size of the object must equal the shadow size, and the
  * last page, faulted in, must match the shadow up to EOF and be zero past it;
  * a fault at EOF must answer -ENXIO.  And writeback must not run away: an
@@ -123,6 +162,7 @@
  *            [--history N] [--log FILE] [--replay FILE] [--dir DIR]
  *            [--tolerate NAME[,NAME...]] [--quiet]
  *            [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]
+ *            [--dax]
  * Sizes take a k, m or g suffix, or p for pages: --budget 8p.  The file
  * and pmem backends work in a new directory under --dir (default $TMPDIR or
  * /tmp), removed at the end unless the run fails.  A build without
@@ -156,6 +196,8 @@
 enum op_kind {
 	OP_READ, OP_NOWAIT, OP_WRITE, OP_FREAD, OP_FWRITE, OP_TRUNCATE, OP_PUNCH,
 	OP_ZERO, OP_SYNC, OP_INVAL, OP_READAHEAD, OP_REOPEN, OP_REMOUNT, OP_BAD,
+	/* --dax only: drawn only then, so that old seeds and logs run as before. */
+	OP_SETDAX, OP_PIN, OP_UNPIN, OP_PUNCHNW,
 	NR_OP_KINDS
 };
 
@@ -183,9 +225,18 @@ static const struct {
 	[OP_REOPEN]	= { "reopen",	 "om",	  15 },
 	[OP_REMOUNT]	= { "remount",	 "",	  1 },
 	[OP_BAD]	= { "bad",	 "om",	  32 },
+	[OP_SETDAX]	= { "setdax",	 "om",	  25 },
+	[OP_PIN]	= { "pin",	 "oflm",  30 },
+	[OP_UNPIN]	= { "unpin",	 "oflm",  25 },
+	[OP_PUNCHNW]	= { "punchnw",	 "oflm",  30 },
 };
+#define FIRST_DAX_OP OP_SETDAX
+
+/* Range pins pcx holds at once per object (a pin op beyond that unpins the oldest). */
+#define MAX_PINS 4
 
 #define NR_BAD_KINDS 10
+#define NR_BAD_DAX_KINDS 3	/* more, with --dax only */
 
 struct op {
 	enum op_kind kind;
@@ -198,7 +249,7 @@ static struct {
 	const char *backend;
 	uint64_t seed, nr_ops, budget, max_size, max_len;
 	unsigned nr_obj, wb_pct, wb_ms, history;
-	bool verify_all, quiet;
+	bool verify_all, quiet, dax;
 	unsigned tolerate;	/* TOL_* */
 	const char *log_path, *replay_path, *dir;
 	int fail_site;		/* --fail-site, -1: none (pcx_fi only) */
@@ -209,7 +260,7 @@ static struct {
 	.history = 20,
 };
 enum { SET_BACKEND = 1, SET_BUDGET = 2, SET_MAX_SIZE = 4, SET_OBJECTS = 8, SET_WB = 16,
-       SET_SEED = 32, SET_MAX_LEN = 64, SET_TOLERATE = 128 };
+       SET_SEED = 32, SET_MAX_LEN = 64, SET_TOLERATE = 128, SET_DAX = 256 };
 
 /* Known library bugs that --tolerate names. */
 enum { TOL_LOCKED_ENOMEM = 1, TOL_RECLAIM_ENOMEM = 2, TOL_WRMAPPED_STORM = 4 };
@@ -230,6 +281,17 @@ struct obj {
 	 * may write the page back sooner, which only makes -EBUSY unlikely.
 	 */
 	unsigned char *wp;
+	bool dax;		/* the mode pcx expects: pc_get_dax() must agree */
+	/*
+	 * Per page: its blocks are surely a hole (never written since the
+	 * object was made, or since a punch or truncate freed them): a DAX
+	 * read fault of it must give the zero page.  Cleared by anything that
+	 * may have stored into it.
+	 */
+	unsigned char *hole;
+	/* The range pins pcx holds, oldest first (pc_pin_range). */
+	struct { uint64_t off, len; bool write; } pin[MAX_PINS];
+	unsigned nr_pins;
 };
 
 static size_t ps;
@@ -252,6 +314,11 @@ static uint64_t kind_count[NR_OP_KINDS];
 static double kind_time[NR_OP_KINDS];
 static uint64_t nowait_eagain, nowait_short, fault_enxio, nr_locked_enomem, nr_wp_ebusy,
 	nr_reclaim_enomem, nr_wb_storm;
+/* --dax counters. */
+static uint64_t nr_dax_opens, nr_setdax_ok, nr_setdax_ebusy, nr_setdax_same, nr_pins_taken,
+	nr_pin_enxio, nr_unpins, nr_unpin_enoent, nr_pins_released, nr_punchnw_ebusy,
+	nr_zero_page_faults, nr_dax_faults;
+static const void *zero_page;		/* the address of the first hole read fault in DAX mode */
 static struct pc_stats st_sum;
 
 /* ---- random numbers and op data ---- */
@@ -350,6 +417,8 @@ static void config_format(FILE *f)
 		" objects=%u", cfg.backend, cfg.budget, cfg.max_size, cfg.max_len, cfg.nr_obj);
 	if (cfg.wb_pct)
 		fprintf(f, " writeback=%u,%u", cfg.wb_pct, cfg.wb_ms);
+	if (cfg.dax)
+		fprintf(f, " dax=1");
 	for (unsigned i = 0, n = 0; i < NR_TOL; i++)
 		if (cfg.tolerate & (1u << i))
 			fprintf(f, "%s%s", n++ ? "," : " tolerate=", tol_names[i]);
@@ -667,6 +736,89 @@ static int x_readahead(struct pc_mapping *m, uint64_t off, uint64_t len)
 	} while (1);
 }
 
+
+/* ---- range pins and holes (--dax) ---- */
+
+static uint64_t zero_fault_count(void)
+{
+	struct pc_stats st;
+
+	return pc_stats(cache, &st, sizeof(st)) == 0 ? st.dax_zero_faults : 0;
+}
+
+/* Pages [off, off + len) may have been stored into: no longer surely holes. */
+static void hole_clear(struct obj *o, uint64_t off, uint64_t len)
+{
+	uint64_t first = off / ps, end = (off + len + ps - 1) / ps;
+
+	if (len && first < end)
+		memset(o->hole + first, 0, end - first);
+}
+
+/* Pages [first, end) (page indices, clipped to the shadow) lost their blocks. */
+static void hole_set(struct obj *o, uint64_t first, uint64_t end)
+{
+	if (end > cfg.max_size / ps)
+		end = cfg.max_size / ps;
+	if (first < end)
+		memset(o->hole + first, 1, end - first);
+}
+
+/* Release pcx's range pin @i of @o. */
+static bool pin_release(struct obj *o, unsigned i)
+{
+	int r = pc_unpin_range(o->m, o->pin[i].off, o->pin[i].len, 0);
+
+	/* Its pages were write-pinned until now: a sync meanwhile did not end that. */
+	if (o->pin[i].write)
+		memset(o->wp + o->pin[i].off / ps, 1,
+		       (o->pin[i].off + o->pin[i].len - 1) / ps - o->pin[i].off / ps + 1);
+	memmove(&o->pin[i], &o->pin[i + 1], (o->nr_pins - i - 1) * sizeof(o->pin[0]));
+	o->nr_pins--;
+	return expect_r("pc_unpin_range of a pin pcx holds", r, 0);
+}
+
+/* Does pin @i hold a page of [first, last] (page indices)? */
+static bool pin_overlaps(const struct obj *o, unsigned i, uint64_t first, uint64_t last)
+{
+	uint64_t a = o->pin[i].off / ps, b = (o->pin[i].off + o->pin[i].len - 1) / ps;
+
+	return first <= last && a <= last && first <= b;
+}
+
+/*
+ * Release the range pins that hold any page of [first, last] (page
+ * indices), before an op that would wait for them (punch, truncate, a
+ * mode switch with PC_WAIT) or that they would make answer -EBUSY
+ * (invalidation, close): as pcx puts its own fault pins before such ops.
+ */
+static bool pins_release(struct obj *o, uint64_t first, uint64_t last)
+{
+	bool ok = true;
+
+	for (unsigned i = 0; i < o->nr_pins;) {
+		if (pin_overlaps(o, i, first, last)) {
+			ok = pin_release(o, i) && ok;
+			nr_pins_released++;
+		} else {
+			i++;
+		}
+	}
+	return ok;
+}
+
+/* Pages range-pinned in cached mode, over every object: they hold budget. */
+static uint64_t cached_pinned_pages(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < cfg.nr_obj; i++)
+		for (unsigned k = 0; !objs[i].dax && k < objs[i].nr_pins; k++)
+			n += (objs[i].pin[k].off + objs[i].pin[k].len - 1) / ps -
+			     objs[i].pin[k].off / ps + 1;
+	return n;
+}
+
 /* ---- checks ---- */
 
 /* Read @o in full and compare. */
@@ -697,6 +849,9 @@ static bool check_obj(struct obj *o)
 		fail("%s: pc_size says %" PRIu64 ", expected %" PRIu64, o->name, size, o->size);
 		return false;
 	}
+	r = pc_get_dax(o->m);
+	if (!expect_r("pc_get_dax", r, o->dax))
+		return false;
 	r = pc_fault(o->m, size, 0, &p);
 	if (r == 0)
 		pc_page_put(p);
@@ -783,6 +938,7 @@ static bool do_write(struct obj *o, const struct op *op)
 	op_data(pat, op->seed, 0, op->len);
 	r = x_io(o->m, pat, op->len, op->off, true);
 	memcpy(o->sh + op->off, pat, op->len);
+	hole_clear(o, op->off, op->len);
 	if (op->off + op->len > o->size)
 		o->size = op->off + op->len;
 	return expect_r("pc_write", r, (long long)op->len);
@@ -802,9 +958,15 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 	struct pc_page *p;
 	uint64_t pg = op->off / ps * ps, n;
 	unsigned char *a;
-	bool ok = true;
+	bool ok = true, zero = false;
+	uint64_t zf0;
 	int r;
 
+	/* Modes that invalidate the page with a pin held: pcx's range pins go first. */
+	if ((write && op->mode == 3) || (!write && op->mode == 1))
+		if (!pins_release(o, pg / ps, pg / ps))
+			return false;
+	zf0 = zero_fault_count();
 	r = x_fault(o->m, op->off, write ? PC_FAULT_WRITE : 0, &p);
 	if (op->off >= o->size) {
 		if (r == 0)
@@ -818,6 +980,34 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 	if (pc_page_offset(p) != pg) {
 		fail("pc_page_offset is %" PRIu64 ", expected %" PRIu64, pc_page_offset(p), pg);
 		ok = false;
+	}
+	if (o->dax) {
+		/*
+		 * A read fault of a hole gets the one shared zero page (and only
+		 * then does pc_stats count a zero fault); a write fault never.
+		 */
+		nr_dax_faults++;
+		zero = zero_fault_count() != zf0;
+		if (zero && write) {
+			fail("a DAX write fault was counted as a zero-page fault");
+			ok = false;
+		} else if (!write && o->hole[pg / ps] && !zero) {
+			fail("a DAX read fault of a hole (page %" PRIu64 ") did not give the zero page",
+			     pg / ps);
+			ok = false;
+		} else if (zero && zero_page && a != zero_page) {
+			fail("the zero page was at %p, and now a hole read fault gives %p", zero_page,
+			     (void *)a);
+			ok = false;
+		} else if (!zero && zero_page && a == zero_page) {
+			fail("a DAX fault that was not a zero-page fault gives the zero page %p",
+			     zero_page);
+			ok = false;
+		}
+		if (zero) {
+			zero_page = a;
+			nr_zero_page_faults++;
+		}
 	}
 	/* The page as faulted: the shadow up to EOF, zeros past it. */
 	n = o->size - pg < ps ? o->size - pg : ps;
@@ -871,13 +1061,22 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		pc_invalidate_lock(o->m);
 		r = x_inval(o->m, pg, ps);
 		pc_invalidate_unlock(o->m);
-		if (r == -EBUSY && o->wp[pg / ps]) {
+		if (o->dax) {
+			/*
+			 * A DAX page is the block: a pinned one stays (-EBUSY);
+			 * a zero-page pin pins no block, and the hole's entry goes.
+			 */
+			ok = expect_r(zero ? "pc_invalidate_range of a zero-page pin in DAX mode" :
+					     "pc_invalidate_range of a DAX page pinned for read", r,
+				      zero ? 0 : -EBUSY);
+			r = 0;
+		} else if (r == -EBUSY && o->wp[pg / ps]) {
 			nr_wp_ebusy++;	/* it may have a write pin: it stays */
 			r = 0;
 		} else if (r == 0) {
 			o->wp[pg / ps] = 0;
 		}
-		ok = expect_r("pc_invalidate_range of a page pinned for read", r, 0) &&
+		ok = ok && expect_r("pc_invalidate_range of a page pinned for read", r, 0) &&
 		     check_bytes("page pinned for read, after pc_invalidate_range", a, o->sh + pg, n,
 				 pg);
 		pc_page_put(p);	/* its memory counts against the budget until now */
@@ -886,8 +1085,10 @@ static bool do_fault(struct obj *o, const struct op *op, bool write)
 		       check_bytes("pc_read after pc_invalidate_range", buf, o->sh + pg, n, pg);
 	}
 	pc_page_put(p);
-	if (write)
+	if (write) {
 		o->wp[pg / ps] = 1;
+		o->hole[pg / ps] = 0;
+	}
 	return ok;
 }
 
@@ -903,31 +1104,203 @@ static void wp_clear(struct obj *o, uint64_t off, uint64_t len)
 
 static bool do_truncate(struct obj *o, const struct op *op)
 {
-	uint64_t enomem0 = enomem_count();
-	int r = pc_truncate(o->m, op->off);
+	uint64_t enomem0, keep = (op->off + ps - 1) / ps;	/* pages it keeps */
+	int r;
 
+	if (op->off < o->size && !pins_release(o, keep, UINT64_MAX))
+		return false;
+	enomem0 = enomem_count();
+	r = pc_truncate(o->m, op->off);
 	if (locked_enomem(r, enomem0))
 		return verify_full(o, "full read after pc_truncate failed with -ENOMEM");
-	if (op->off < o->size)
+	if (op->off < o->size) {
 		memset(o->sh + op->off, 0, o->size - op->off);
+		hole_clear(o, op->off, 1);	/* the tail of the new last page is zeroed */
+		hole_set(o, keep, UINT64_MAX);
+	}
 	o->size = op->off;
 	return expect_r("pc_truncate", r, 0);
 }
 
-static bool do_punch(struct obj *o, const struct op *op, bool zero)
+/* Shadow and holes after a punch or zero of @op's range that succeeded. */
+static void punch_apply(struct obj *o, const struct op *op, bool zero)
 {
-	uint64_t enomem0 = enomem_count();
-	int r = zero ? pc_zero_range(o->m, op->off, op->len) : pc_punch(o->m, op->off, op->len);
-	uint64_t end = op->off + op->len;
+	uint64_t end = op->off + op->len, size0 = o->size;
 
-	if (locked_enomem(r, enomem0))
-		return verify_full(o, zero ? "full read after pc_zero_range failed with -ENOMEM" :
-					     "full read after pc_punch failed with -ENOMEM");
 	if (op->off < o->size)
 		memset(o->sh + op->off, 0, (end < o->size ? end : o->size) - op->off);
 	if (zero && end > o->size)
 		o->size = end;
+	hole_clear(o, op->off, 1);	/* partial pages are zeroed in place */
+	hole_clear(o, end - 1, 1);
+	/*
+	 * Whole pages below the old EOF lose their blocks.  The page that
+	 * holds the old EOF need not (a punch may stop at EOF, and that page
+	 * is then a partial one: seen on pmem); pages past it were holes.
+	 */
+	hole_set(o, (op->off + ps - 1) / ps, (end < size0 ? end : size0) / ps);
+	if (size0 < end)
+		hole_clear(o, size0, 1);
+}
+
+static bool do_punch(struct obj *o, const struct op *op, bool zero)
+{
+	uint64_t enomem0, end = op->off + op->len;
+	int r;
+
+	if (end / ps > (op->off + ps - 1) / ps &&
+	    !pins_release(o, (op->off + ps - 1) / ps, end / ps - 1))
+		return false;
+	enomem0 = enomem_count();
+	r = zero ? pc_zero_range(o->m, op->off, op->len) : pc_punch(o->m, op->off, op->len);
+	if (locked_enomem(r, enomem0))
+		return verify_full(o, zero ? "full read after pc_zero_range failed with -ENOMEM" :
+					     "full read after pc_punch failed with -ENOMEM");
+	if (r == 0)
+		punch_apply(o, op, zero);
 	return expect_r(zero ? "pc_zero_range" : "pc_punch", r, 0);
+}
+
+/*
+ * pc_punch_flags(PC_PUNCH_NOWAIT), with pcx's range pins kept: -EBUSY only
+ * if one of them holds a whole page of the range (a page the punch would
+ * remove), and then nothing may have changed; and it must be -EBUSY if a
+ * pin there holds a page (cached mode) or a block (a DAX write pin: a DAX
+ * read pin of a hole holds only the zero page, which blocks nothing).
+ */
+static bool do_punchnw(struct obj *o, const struct op *pop)
+{
+	struct op aim = *pop;
+	const struct op *op = &aim;
+	uint64_t first, end, enomem0 = enomem_count();
+	bool may = false, must = false;
+	int r;
+
+	if (pop->mode == 1 && o->nr_pins) {
+		/* Mode 1 aims at the whole pages of pcx's newest range pin (off and len unused). */
+		aim.off = o->pin[o->nr_pins - 1].off / ps * ps;
+		aim.len = (o->pin[o->nr_pins - 1].off + o->pin[o->nr_pins - 1].len + ps - 1) / ps * ps -
+			  aim.off;
+		if (aim.len > cfg.max_size - aim.off)
+			aim.len = cfg.max_size - aim.off;
+	}
+	first = (op->off + ps - 1) / ps;
+	end = (op->off + op->len) / ps;
+	for (unsigned i = 0; first < end && i < o->nr_pins; i++)
+		if (pin_overlaps(o, i, first, end - 1)) {
+			may = true;
+			must = must || !o->dax || o->pin[i].write;
+		}
+	r = pc_punch_flags(o->m, op->off, op->len, PC_PUNCH_NOWAIT);
+	if (locked_enomem(r, enomem0))
+		return verify_full(o, "full read after pc_punch_flags failed with -ENOMEM");
+	if (r == -EBUSY && may) {
+		struct op rd = *op;
+
+		nr_punchnw_ebusy++;
+		return do_read(o, &rd, 0);	/* it changed nothing */
+	}
+	if (r == 0 && must) {
+		fail("pc_punch_flags(PC_PUNCH_NOWAIT) answered 0 with a page of the range range-pinned");
+		return false;
+	}
+	if (r == 0)
+		punch_apply(o, op, false);
+	return expect_r("pc_punch_flags(PC_PUNCH_NOWAIT)", r, 0);
+}
+
+/*
+ * pc_set_dax: mode bit 0 the mode to go to, bit 1 PC_WAIT (pcx first puts
+ * its own range pins, or it would wait for ever).  Without it, -EBUSY if
+ * and only if pcx holds a range pin on the mapping (and the mode changes).
+ */
+static bool do_setdax(struct obj *o, const struct op *op)
+{
+	bool on = op->mode & 1, wait = op->mode & 2, pinned;
+	uint64_t inj0;
+	int r, want;
+
+	if (wait && !pins_release(o, 0, UINT64_MAX))
+		return false;
+	pinned = o->nr_pins > 0;
+	inj0 = inj_count();
+	r = pc_set_dax(o->m, on, wait ? PC_WAIT : 0);
+	if (inj_enomem(r, inj0))
+		return true;	/* check_obj: the mode stayed */
+	want = on == o->dax ? 0 : pinned ? -EBUSY : 0;
+	if (!expect_r(on ? "pc_set_dax(on)" : "pc_set_dax(off)", r, want))
+		return false;
+	if (on == o->dax)
+		nr_setdax_same++;
+	else if (r == -EBUSY)
+		nr_setdax_ebusy++;
+	else
+		nr_setdax_ok++;
+	if (r == 0 && on != o->dax) {
+		o->dax = on;
+		wp_clear(o, 0, 0);	/* every page was written back, or there was none */
+	}
+	return true;
+}
+
+/* pc_pin_range: mode bit 0 PC_PIN_WRITE.  pcx keeps the pin until an unpin or an op that needs it gone. */
+static bool do_pin(struct obj *o, const struct op *op)
+{
+	uint64_t off = op->off, len = op->len, end = off + len;
+	unsigned flags = (op->mode & 1) ? PC_PIN_WRITE : 0, tries = 0;
+	int r;
+
+	if (o->nr_pins == MAX_PINS && !pin_release(o, 0))
+		return false;
+	if (cfg.budget && !o->dax && end <= o->size) {
+		/* In cached mode pinned pages hold budget: keep them to a quarter of it. */
+		uint64_t cap = cfg.budget / ps / 4 ? cfg.budget / ps / 4 : 1;
+
+		if (cached_pinned_pages() + (end - 1) / ps - off / ps + 1 > cap)
+			len = ps - off % ps < len ? ps - off % ps : len;	/* one page */
+		if (cached_pinned_pages() + 1 > cap)
+			return true;	/* no room for it */
+	}
+	for (;;) {
+		uint64_t enomem0 = enomem_count(), inj0 = inj_count();
+
+		r = pc_pin_range(o->m, off, len, flags);
+		if (inj_enomem(r, inj0))
+			return true;	/* nothing pinned (a retry could fail for ever) */
+		if (r != -ENOMEM || !reclaim_enomem(enomem0, &tries))
+			break;
+	}
+	if (off + len > o->size) {
+		nr_pin_enxio++;
+		return expect_r("pc_pin_range past EOF", r, -ENXIO);
+	}
+	if (!expect_r("pc_pin_range", r, 0))
+		return false;
+	o->pin[o->nr_pins].off = off;
+	o->pin[o->nr_pins].len = len;
+	o->pin[o->nr_pins].write = flags != 0;
+	o->nr_pins++;
+	nr_pins_taken++;
+	if (flags) {
+		/* Write faults: dirtied (allocated, in DAX mode), and write-pinned. */
+		hole_clear(o, off, len);
+		memset(o->wp + off / ps, 1, (off + len - 1) / ps - off / ps + 1);
+	}
+	return true;
+}
+
+/* pc_unpin_range of pcx's pin number mode (modulo those held), or of a range it does not hold: -ENOENT. */
+static bool do_unpin(struct obj *o, const struct op *op)
+{
+	int r;
+
+	if (o->nr_pins) {
+		nr_unpins++;
+		return pin_release(o, op->mode % o->nr_pins);
+	}
+	r = pc_unpin_range(o->m, op->off, op->len, 0);
+	nr_unpin_enoent++;
+	return expect_r("pc_unpin_range of a range not pinned", r, -ENOENT);
 }
 
 static bool do_inval(struct obj *o, const struct op *op)
@@ -935,6 +1308,8 @@ static bool do_inval(struct obj *o, const struct op *op)
 	bool ok;
 	int r;
 
+	if (!pins_release(o, op->off / ps, op->len ? (op->off + op->len - 1) / ps : UINT64_MAX))
+		return false;
 	pc_invalidate_lock(o->m);
 	r = x_inval(o->m, op->off, op->len);
 	ok = expect_r("pc_invalidate_range", r, 0);
@@ -981,7 +1356,11 @@ static void dir_check(const char *name)
 
 static bool reopen(struct obj *o, unsigned flags)
 {
-	int r = x_close(&o->m);
+	int r;
+
+	if (!pins_release(o, 0, UINT64_MAX))	/* pc_close answers -EBUSY while they are held */
+		return false;
+	r = x_close(&o->m);
 
 	if (!expect_r("pc_close", r, 0))
 		return false;
@@ -995,6 +1374,8 @@ static bool reopen(struct obj *o, unsigned flags)
 		dir_check(o->name);
 		return false;
 	}
+	o->dax = flags & PC_DAX;
+	nr_dax_opens += o->dax;
 	/* After an injected failure, nothing may have been lost. */
 	return !inj_count() || verify_full(o, "full read after a reopen");
 }
@@ -1006,6 +1387,8 @@ static bool remount(void)
 	int r;
 
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
+		if (!pins_release(&objs[i], 0, UINT64_MAX))
+			return false;
 		r = x_close(&objs[i].m);
 		if (!expect_r("pc_close", r, 0))
 			return false;
@@ -1019,7 +1402,7 @@ static bool remount(void)
 		return false;
 	}
 	for (unsigned i = 0; i < cfg.nr_obj; i++) {
-		r = x_open(&objs[i].m, objs[i].name, 0);
+		r = x_open(&objs[i].m, objs[i].name, objs[i].dax ? PC_DAX : 0);
 		if (!expect_r("pc_open after remount", r, 0)) {
 			dir_check(objs[i].name);
 			return false;
@@ -1083,6 +1466,28 @@ static bool do_bad(struct obj *o, const struct op *op)
 		ok = ok && expect_r("pc_fault under the invalidate_lock", r, -EDEADLK);
 		pc_invalidate_unlock(o->m);
 		return ok;
+	case 10:
+		r = pc_set_dax(o->m, !o->dax, 0x80);
+		return expect_r("pc_set_dax with an unknown flag", r, -EINVAL);
+	case 11:
+		for (unsigned i = 0; i < o->nr_pins; i++)
+			if (o->pin[i].off == op->off && o->pin[i].len == 1)
+				return true;	/* that one is held */
+		r = pc_unpin_range(o->m, op->off, 1, 0);
+		return expect_r("pc_unpin_range of a range not pinned", r, -ENOENT);
+	case 12:
+		if (!o->nr_pins) {
+			r = pc_pin_range(o->m, 0, 1, 0x80);
+			return expect_r("pc_pin_range with an unknown flag", r, -EINVAL);
+		}
+		/* A mapping with range pins cannot be closed, and stays open. */
+		r = pc_close(&o->m);
+		if (!o->m) {
+			fail("pc_close with range pins held closed the mapping (%lld)", r);
+			return false;
+		}
+		return expect_r("pc_close with range pins held", r, -EBUSY);
+	case 9:
 	default: {
 		uint64_t inj0 = inj_count();
 
@@ -1126,8 +1531,14 @@ static bool run_op(const struct op *op)
 		r = x_readahead(o->m, op->off, op->len);
 		ok = expect_r("pc_readahead", r, 0);
 		break;
-	case OP_REOPEN: ok = reopen(o, op->mode ? PC_CREAT : 0); break;
+	case OP_REOPEN:
+		ok = reopen(o, ((op->mode & 1) ? PC_CREAT : 0) | ((op->mode & 2) ? PC_DAX : 0));
+		break;
 	case OP_REMOUNT: ok = remount(); break;
+	case OP_SETDAX: ok = do_setdax(o, op); break;
+	case OP_PIN: ok = do_pin(o, op); break;
+	case OP_UNPIN: ok = do_unpin(o, op); break;
+	case OP_PUNCHNW: ok = do_punchnw(o, op); break;
 	default: ok = do_bad(o, op); break;
 	}
 	ok = ok && check_obj(o);
@@ -1161,7 +1572,8 @@ static void gen_init(struct gen *g)
 	memset(g, 0, sizeof(*g));
 	g->rng = cfg.seed;
 	for (int k = 0; k < NR_OP_KINDS; k++)
-		g->wsum += ops[k].weight;
+		if (k < FIRST_DAX_OP || cfg.dax)
+			g->wsum += ops[k].weight;
 }
 
 /* An offset in [0, max_size): near EOF, page-aligned, in or near the object, anywhere. */
@@ -1236,6 +1648,25 @@ static void gen_op(struct gen *g, struct op *op)
 	case OP_PUNCH:
 		op->len = clip_len(op->off, op->len);
 		break;
+	case OP_SETDAX:
+		op->mode = (unsigned)rnd(&g->rng, 4);
+		break;
+	case OP_PIN:
+		/* Mostly inside the object; else past EOF (-ENXIO). */
+		if (size && rnd(&g->rng, 8)) {
+			uint64_t room = size - (op->off = rnd(&g->rng, size));
+
+			op->len = 1 + rnd(&g->rng, room < 8 * ps ? room : 8 * ps);
+		}
+		op->mode = (unsigned)rnd(&g->rng, 2);
+		break;
+	case OP_UNPIN:
+		op->mode = (unsigned)rnd(&g->rng, MAX_PINS);
+		break;
+	case OP_PUNCHNW:
+		op->len = clip_len(op->off, op->len);
+		op->mode = (unsigned)rnd(&g->rng, 2);
+		break;
 	case OP_FREAD:
 		op->mode = rnd(&g->rng, 4) == 0;
 		break;
@@ -1268,12 +1699,14 @@ static void gen_op(struct gen *g, struct op *op)
 		break;
 	case OP_REOPEN:
 		op->mode = (unsigned)rnd(&g->rng, 2);
+		if (cfg.dax)
+			op->mode |= (unsigned)rnd(&g->rng, 2) << 1;	/* PC_DAX */
 		break;
 	case OP_REMOUNT:
 		op->obj = 0;
 		break;
 	case OP_BAD:
-		op->mode = (unsigned)rnd(&g->rng, NR_BAD_KINDS);
+		op->mode = (unsigned)rnd(&g->rng, NR_BAD_KINDS + (cfg.dax ? NR_BAD_DAX_KINDS : 0));
 		break;
 	default:
 		break;
@@ -1310,7 +1743,7 @@ static bool op_fits(const struct op *op)
 		return op->kind == OP_REMOUNT || (op->obj < cfg.nr_obj && op->kind == OP_TRUNCATE &&
 						  op->off == max);
 	switch (op->kind) {
-	case OP_WRITE: case OP_ZERO: case OP_PUNCH:
+	case OP_WRITE: case OP_ZERO: case OP_PUNCH: case OP_PUNCHNW:
 		return op->len <= max - op->off;
 	case OP_READ: case OP_NOWAIT: case OP_INVAL:
 		return op->len <= cfg.max_len;
@@ -1374,6 +1807,9 @@ static int parse_config(char *line)
 		} else if (!strcmp(t, "tolerate")) {
 			if (!(cfg_set & SET_TOLERATE) && !set_tolerate(v))
 				return -1;
+		} else if (!strcmp(t, "dax")) {
+			if (!(cfg_set & SET_DAX))
+				cfg.dax = strtoul(v, NULL, 0) != 0;
 		} else if (!strcmp(t, "seed")) {
 			if (!(cfg_set & SET_SEED))
 				cfg.seed = strtoull(v, NULL, 0);
@@ -1466,6 +1902,7 @@ static void usage(void)
 		"           [--writeback PERCENT,MS] [--verify-all] [--history N] [--log FILE]\n"
 		"           [--replay FILE] [--dir DIR] [--tolerate NAME[,NAME...]] [--quiet]\n"
 		"           [--fail-site NAME [--fail-nth K] [--fail-every N]] [--fail-list]  (pcx_fi)\n"
+		"           [--dax]  (ram, pmem)\n"
 		"known bugs for --tolerate: locked-enomem, reclaim-enomem, wrmapped-storm, none\n");
 	exit(2);
 }
@@ -1540,6 +1977,7 @@ static void parse_args(int argc, char **argv)
 		{ "fail-nth", required_argument, NULL, 'N' },
 		{ "fail-every", required_argument, NULL, 'E' },
 		{ "fail-list", no_argument, NULL, 'Z' },
+		{ "dax", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1575,6 +2013,7 @@ static void parse_args(int argc, char **argv)
 		case 'N': cfg.fail_nth = num_arg(optarg); break;
 		case 'E': cfg.fail_every = num_arg(optarg); break;
 		case 'Z': fail_list(); break;
+		case 'D': cfg.dax = true; cfg_set |= SET_DAX; break;
 		default: usage();
 		}
 	}
@@ -1631,7 +2070,8 @@ static bool final_check(void)
 		if (!verify_full(&objs[fin.obj], "final full read"))
 			return false;
 	for (fin.obj = 0; fin.obj < cfg.nr_obj; fin.obj++)
-		if (!reopen(&objs[fin.obj], 0) || !check_obj(&objs[fin.obj]) ||
+		if (!reopen(&objs[fin.obj], objs[fin.obj].dax ? PC_DAX : 0) ||
+		    !check_obj(&objs[fin.obj]) ||
 		    !verify_full(&objs[fin.obj], "full read after the final reopen"))
 			return false;
 	return true;
@@ -1675,7 +2115,8 @@ int main(int argc, char **argv)
 		cfg.nr_obj = 1 + (unsigned)(cfg.seed % MAX_OBJ);
 	if (cfg.nr_obj > MAX_OBJ || cfg.max_size < 2 * ps || !cfg.max_len || !cfg.history ||
 	    (strcmp(cfg.backend, "ram") && strcmp(cfg.backend, "file") &&
-	     strcmp(cfg.backend, "file-direct") && strcmp(cfg.backend, "pmem"))) {
+	     strcmp(cfg.backend, "file-direct") && strcmp(cfg.backend, "pmem")) ||
+	    (cfg.dax && strcmp(cfg.backend, "ram") && strcmp(cfg.backend, "pmem"))) {
 		fprintf(stderr, "pcx: bad options\n");
 		usage();
 	}
@@ -1726,9 +2167,18 @@ int main(int argc, char **argv)
 		snprintf(o->name, sizeof(o->name), "obj%u", i);
 		o->sh = calloc(1, cfg.max_size + ps);
 		o->wp = calloc(1, cfg.max_size / ps + 1);
-		if (!o->sh || !o->wp)
+		o->hole = malloc(cfg.max_size / ps + 1);
+		if (!o->sh || !o->wp || !o->hole)
 			return setup_failed();
-		r = x_open(&o->m, o->name, PC_CREAT | PC_EXCL);
+		memset(o->hole, 1, cfg.max_size / ps + 1);	/* a new object is all hole */
+		if (cfg.dax) {
+			/* Some objects start in DAX mode, from their own stream. */
+			uint64_t s = cfg.seed ^ (0xdaull << 8 | i);
+
+			o->dax = rnd(&s, 2);
+			nr_dax_opens += o->dax;
+		}
+		r = x_open(&o->m, o->name, PC_CREAT | PC_EXCL | (o->dax ? PC_DAX : 0));
 		if (r < 0) {
 			fprintf(stderr, "pcx: pc_open %s: %s\n", o->name, strerror(-r));
 			return setup_failed();
@@ -1796,6 +2246,7 @@ int main(int argc, char **argv)
 		pc_close(&objs[i].m);
 		free(objs[i].sh);
 		free(objs[i].wp);
+		free(objs[i].hole);
 	}
 	cache_delete();
 	pc_backend_delete(&be);
@@ -1811,6 +2262,16 @@ int main(int argc, char **argv)
 		       "\npcx: tolerated: locked-enomem %" PRIu64 ", reclaim-enomem %" PRIu64
 		       ", wrmapped-storm %" PRIu64 "\n", nowait_eagain, nowait_short, fault_enxio,
 		       nr_wp_ebusy, nr_locked_enomem, nr_reclaim_enomem, nr_wb_storm);
+		if (cfg.dax)
+			printf("pcx: dax: %" PRIu64 " DAX opens, %" PRIu64 " DAX faults (%" PRIu64
+			       " of the zero page); setdax %" PRIu64 " switched, %" PRIu64
+			       " -EBUSY (pins held), %" PRIu64 " already so; pin %" PRIu64
+			       " held, %" PRIu64 " -ENXIO; unpin %" PRIu64 ", %" PRIu64
+			       " -ENOENT; %" PRIu64 " pins released for an op; punchnw %" PRIu64
+			       " -EBUSY\n", nr_dax_opens, nr_dax_faults, nr_zero_page_faults,
+			       nr_setdax_ok, nr_setdax_ebusy, nr_setdax_same, nr_pins_taken,
+			       nr_pin_enxio, nr_unpins, nr_unpin_enoent, nr_pins_released,
+			       nr_punchnw_ebusy);
 		printf("pcx: cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " fills, %" PRIu64
 		       " hole fills, %" PRIu64 " evictions, %" PRIu64 " writebacks, %" PRIu64
 		       " flusher runs, %" PRIu64 " -ENOMEM\n", st_sum.hits, st_sum.misses, st_sum.fills,
