@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -598,7 +599,14 @@ static void crash_rounds(const char *mode)
 			_exit(127);
 		}
 		close(fds[1]);
-		/* Read acknowledgements for 0.3 to 1.3 s, then kill. */
+		/*
+		 * Wait for the first acknowledgement (the writer has opened the
+		 * store and synced once: slow on a loaded machine, and slower
+		 * on DAX, where each new log page is allocated on its own),
+		 * then read them for 0.3 to 1.3 s more, then kill.
+		 */
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		assert_int_equal(poll(&pfd, 1, 60 * 1000), 1);
 		fcntl(fds[0], F_SETFL, O_NONBLOCK);
 		double until = now() + 0.3 + (rand_r(&seed) % 1000) / 1000.0;
 		while (now() < until) {
