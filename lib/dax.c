@@ -119,6 +119,12 @@ static inline uint64_t dax_pins(uint64_t v)
 	return (v >> DAX_PIN_SHIFT) & DAX_PIN_MAX;
 }
 
+/* Busy: pinned, or locked by someone resolving it; punch must not free it. */
+static inline bool dax_busy(uint64_t v)
+{
+	return dax_pins(v) || (v & DAX_LOCKED);
+}
+
 static inline bool dax_mapped(uint64_t v)
 {
 	return !(v & (DAX_ZERO | DAX_EMPTY));
@@ -426,7 +432,7 @@ void pc_dax_page_put(struct pc_page *p)
 
 			if (dax_pins(v))
 				v -= 1ull << DAX_PIN_SHIFT;
-			if (dax_pins(v) == 0 && (v & DAX_WAITERS) && !(v & DAX_LOCKED)) {
+			if (!dax_busy(v) && (v & DAX_WAITERS)) {
 				v &= ~DAX_WAITERS;
 				wake = true;
 			}
@@ -474,7 +480,7 @@ void pc_dax_wait_idle(struct pc_mapping *m, uint64_t index)
 	if (e) {
 		uint64_t v = pc_index_value(e);
 
-		if (dax_pins(v) || (v & DAX_LOCKED))
+		if (dax_busy(v))
 			__dax_wait(m, index, v);
 	}
 	pc_index_unlock(&m->dax);
@@ -502,7 +508,7 @@ bool __pc_dax_find_busy(struct pc_mapping *m, uint64_t first, uint64_t last, uin
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t v = pc_index_value(entries[i]);
 
-			if (dax_pins(v) || (v & DAX_LOCKED)) {
+			if (dax_busy(v)) {
 				*busy = indices[i];
 				pc_index_unlock(&m->dax);
 				return true;
@@ -535,7 +541,7 @@ static unsigned __dax_erase_range(struct pc_mapping *m, uint64_t first, uint64_t
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t v = pc_index_value(entries[i]);
 
-			if (dax_pins(v) || (v & DAX_LOCKED)) {
+			if (dax_busy(v)) {
 #ifndef PC_MUTANT_DAX_PUNCH_IGNORES_PINS
 				busy++;
 				continue;
